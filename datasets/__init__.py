@@ -1,0 +1,1 @@
+"""Loaders for DEMs, population rasters and site lists, and the sample region."""

@@ -1,0 +1,9 @@
+"""The one definition of the Numba decorators used by every kernel."""
+
+from numba import njit
+
+#: Serial kernel: compiled once, cached on disk, releases the GIL.
+ngjit = njit(cache=True, nogil=True)
+
+#: Parallel kernel: the outer ``prange`` iterations must write disjoint cells.
+pjit = njit(cache=True, nogil=True, parallel=True)

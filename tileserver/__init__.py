@@ -1,0 +1,1 @@
+"""Flask tile server and web map over finished covgap results."""
