@@ -14,15 +14,17 @@ class                     raised when
 ``NotFoundError``         a run, layer or tile asked of a results
                           directory does not exist
 ``RequestError``          a request's arguments are out of range
+``CovgapWarning``         (a warning) something was skipped or defaulted
 ========================  ============================================
 """
 
 from __future__ import annotations
 
-from covgap.datasets.errors import CovgapError, InputFileError, InputValueError
+from covgap.datasets.errors import CovgapError, CovgapWarning, InputFileError, InputValueError
 
 __all__ = [
     "CovgapError",
+    "CovgapWarning",
     "InputFileError",
     "InputValueError",
     "ScenarioError",

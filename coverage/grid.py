@@ -129,7 +129,7 @@ class AnalysisGrid:
         Cell centres fall on half-integers; ``floor`` gives the cell index.
         """
         inv = ~self.transform
-        col, row = inv * (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        col, row = inv @ (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
         return np.asarray(row, dtype=float), np.asarray(col, dtype=float)
 
     def dataarray(self, values: np.ndarray, name: str, units: str, long_name: str, **attrs: object) -> xr.DataArray:

@@ -1,1 +1,79 @@
-"""Loaders for DEMs, population rasters and site lists, and the sample region."""
+"""Loaders for DEMs, population rasters and site lists, and the sample region.
+
+Nothing here imports from covgap outside ``covgap.datasets``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from covgap.datasets.dem import read_dem
+from covgap.datasets.errors import InputFileError
+from covgap.datasets.population import read_population
+from covgap.datasets.settlements import read_settlements
+from covgap.datasets.sites import read_sites
+
+__all__ = ["SampleRegion", "read_dem", "read_population", "read_settlements", "read_sites",
+           "sample_region"]
+
+_SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+
+
+class SampleRegion(NamedTuple):
+    """Paths of the built-in sample region's files (Da Nang, Vietnam).
+
+    See ``datasets/README.md`` for each file's origin, licence and attribution.
+    """
+
+    #: SRTM 1 arc-second DEM clip, GeoTIFF int16 metres, EPSG:4326.
+    dem: Path
+    #: WorldPop 2020 UN-adjusted population counts, 30 arc-second window.
+    population: Path
+    #: Modelled sites (covgap CSV), see :mod:`covgap.datasets.modelled_sites`.
+    sites: Path
+    #: GeoNames populated places of the region (CSV).
+    settlements: Path
+    #: geoBoundaries ADM1 polygons of Da Nang and Quang Nam (GeoJSON).
+    boundaries: Path
+    #: The sample scenario (TOML) naming the files above.
+    scenario: Path
+
+
+#: File names of the sample region inside ``covgap/datasets/sample``.
+SAMPLE_FILES: dict[str, str] = {
+    "dem": "danang_srtm1.tif",
+    "population": "danang_worldpop2020_1km.tif",
+    "sites": "danang_sites_modelled.csv",
+    "settlements": "danang_geonames.csv",
+    "boundaries": "danang_quangnam_adm1.geojson",
+    "scenario": "danang.toml",
+}
+
+
+def sample_region() -> SampleRegion:
+    """Return the paths of the built-in sample region's files.
+
+    Returns
+    -------
+    SampleRegion
+        Absolute paths of ``dem``, ``population``, ``sites``,
+        ``settlements``, ``boundaries`` and ``scenario``, inside the
+        installed package.
+
+    Raises
+    ------
+    InputFileError
+        A sample file is missing (a broken install).
+
+    Examples
+    --------
+    >>> region = sample_region()
+    >>> region.scenario.name
+    'danang.toml'
+    """
+    paths = SampleRegion(**{key: _SAMPLE_DIR / name for key, name in SAMPLE_FILES.items()})
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise InputFileError(f"sample region file(s) missing from the installation: {', '.join(missing)}")
+    return paths

@@ -26,3 +26,10 @@ class InputValueError(CovgapError, ValueError):
     The message names the file, the row (1-based, header excluded) or
     feature, the field, the bad value and what was expected.
     """
+
+
+class CovgapWarning(UserWarning):
+    """A problem covgap works around: skipped rows or sites, defaults filled in.
+
+    The message says what was done and how many items it touched.
+    """

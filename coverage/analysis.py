@@ -1,0 +1,247 @@
+"""The analysis pipeline: scenario in, analysis Dataset and indicators out.
+
+Stages (each named in progress reports and benchmarks):
+
+``load``
+    read the DEM, population and sites; build the analysis grid; bring the
+    rasters onto it; place the sites on it and apply the scenario's changes.
+``propagation``
+    received power, best server and coverage per technology, for all
+    operators together and for each operator alone.
+``classification``
+    degree of urbanisation and the derived gap layers.
+``statistics``
+    indicators and gap clusters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, ContextManager
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from rasterio.warp import transform as transform_points
+
+from covgap import clusters, layers, statistics, urbanisation
+from covgap._version import __version__
+from covgap.datasets.dem import read_dem
+from covgap.datasets.population import read_population
+from covgap.datasets.sites import read_sites
+from covgap.errors import CovgapWarning, GridError, ScenarioError
+from covgap.grid import AnalysisGrid
+from covgap.hillshade import hillshade
+from covgap.propagation import signal_layers
+from covgap.regrid import dem_lonlat_bounds, regrid_dem, regrid_population
+from covgap.scenario import Changes, Scenario
+from covgap.types import TECHNOLOGIES
+
+__all__ = ["AnalysisResult", "Inputs", "load_inputs", "apply_changes", "analyse", "coverage_layers"]
+
+#: A context manager factory called with each stage's name.
+StageHook = Callable[[str], ContextManager[None]]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A scenario's inputs on the analysis grid."""
+
+    grid: AnalysisGrid
+    elevation: xr.DataArray
+    population: xr.DataArray
+    sites: pd.DataFrame
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one scenario produces."""
+
+    scenario: Scenario
+    dataset: xr.Dataset
+    sites: pd.DataFrame
+    indicators: dict[str, Any]
+    indicator_rows: list[dict[str, Any]]
+    gap_clusters: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _no_stage(_name: str) -> ContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def load_inputs(scenario: Scenario) -> Inputs:
+    """Read a scenario's inputs and bring them onto its analysis grid.
+
+    Sites outside the grid are dropped with a :class:`CovgapWarning` that
+    counts them; the scenario's changes (switch-off, operators, added and
+    removed sites) are applied.
+    """
+    dem = read_dem(scenario.inputs.dem)
+    population = read_population(scenario.inputs.population)
+    bounds = scenario.grid.bounds or dem_lonlat_bounds(dem)
+    grid = AnalysisGrid.from_lonlat_bounds(bounds, scenario.grid.resolution_m, scenario.grid.crs)
+    if grid.width * grid.height > 400_000_000:
+        raise GridError(
+            f"{scenario.path}: the grid would have {grid.width} x {grid.height} cells; "
+            "use a coarser grid.resolution_m or smaller grid.bounds, or run chunked on Dask (--workers)"
+        )
+    elevation = regrid_dem(dem, grid)
+    if not np.isfinite(elevation.values).any():
+        raise GridError(f"{scenario.inputs.dem}: the DEM does not overlap the analysis grid {bounds}")
+    pop = regrid_population(population, grid)
+    sites = read_sites(scenario.inputs.sites, format=scenario.inputs.sites_format)
+    sites = apply_changes(sites, scenario.changes, scenario.inputs.sites_format)
+    return Inputs(grid, elevation, pop, place_sites(sites, grid, source=str(scenario.inputs.sites)))
+
+
+def apply_changes(sites: pd.DataFrame, changes: Changes, sites_format: str = "auto") -> pd.DataFrame:
+    """Apply a scenario's changes to a site table (switch-off, operators, added and removed sites)."""
+    if changes.add_sites is not None:
+        sites = pd.concat([sites, read_sites(changes.add_sites, format=sites_format)], ignore_index=True)
+    if changes.remove_sites:
+        unknown = sorted(set(changes.remove_sites) - set(sites["site_id"]))
+        if unknown:
+            raise ScenarioError(f"'scenario.remove_sites' names site_id {unknown[0]!r}, which is not in the site list")
+        sites = sites[~sites["site_id"].isin(changes.remove_sites)]
+    if changes.operators is not None:
+        unknown = sorted(set(changes.operators) - set(sites["operator"]))
+        if unknown:
+            known = ", ".join(sorted(set(sites["operator"])))
+            raise ScenarioError(f"'scenario.operators' names {unknown[0]!r}; operators in the site list: {known}")
+        sites = sites[sites["operator"].isin(changes.operators)]
+    if changes.switch_off:
+        sites = sites[~sites["tech"].isin(changes.switch_off)]
+    return sites.reset_index(drop=True)
+
+
+def place_sites(sites: pd.DataFrame, grid: AnalysisGrid, *, source: str) -> pd.DataFrame:
+    """Add grid coordinates ``x``, ``y`` and drop (with a warning) sites off the grid."""
+    sites = sites.copy()
+    if len(sites):
+        x, y = transform_points("EPSG:4326", grid.crs, sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
+    else:
+        x, y = [], []
+    sites["x"] = np.asarray(x, dtype=float)
+    sites["y"] = np.asarray(y, dtype=float)
+    left, bottom, right, top = grid.bounds
+    inside = (sites["x"] >= left) & (sites["x"] < right) & (sites["y"] > bottom) & (sites["y"] <= top)
+    skipped = int((~inside).sum())
+    if skipped:
+        warnings.warn(
+            f"{source}: {skipped} of {len(sites)} transmitters lie outside the analysis grid and were skipped",
+            CovgapWarning,
+            stacklevel=2,
+        )
+    return sites[inside].reset_index(drop=True)
+
+
+def coverage_layers(
+    elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario
+) -> xr.Dataset:
+    """Signal and coverage per technology for one set of transmitters.
+
+    Every technology gets ``received_power_<tech>``, ``best_server_<tech>``
+    and ``covered_<tech>``, also those without any transmitter (no signal,
+    nothing covered), so that runs of different scenarios compare layer by
+    layer.
+    """
+    signal = signal_layers(elevation, sites, scenario.propagation) if len(sites) else xr.Dataset()
+    grid = AnalysisGrid.from_dataarray(elevation)
+    out = {}
+    for tech in TECHNOLOGIES:
+        power_name = f"received_power_{tech}"
+        if power_name in signal:
+            power = signal[power_name]
+            best = signal[f"best_server_{tech}"]
+            extra = {n: signal[f"{n}_{tech}"] for n in ("second_power", "dominance") if f"{n}_{tech}" in signal}
+        else:
+            power = grid.dataarray(np.full(grid.shape, np.nan, np.float32), power_name, "dBm", f"best-server received power, {tech}")
+            best = grid.dataarray(np.full(grid.shape, -1, np.int32), f"best_server_{tech}", "1", f"best-server transmitter index, {tech}", _FillValue=-1)
+            extra = {}
+        covered = (np.nan_to_num(power.values, nan=-np.inf) >= scenario.thresholds[tech]).astype(np.uint8)
+        out[power_name] = power
+        out[f"best_server_{tech}"] = best
+        out.update({f"{n}_{tech}": da for n, da in extra.items()})
+        out[f"covered_{tech}"] = grid.dataarray(
+            covered,
+            f"covered_{tech}",
+            "1",
+            f"{tech} coverage (received power >= {scenario.thresholds[tech]:g} dBm)",
+            flag_values=[0, 1],
+            flag_meanings="not_covered covered",
+        )
+    return xr.Dataset(out)
+
+
+def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResult:
+    """Run one scenario end to end, in memory.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    stage : callable, optional
+        Called with each stage's name (``load``, ``propagation``,
+        ``classification``, ``statistics``); returns a context manager that
+        wraps the stage (for progress display and benchmarks).
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CovgapWarning)
+        with stage("load"):
+            inputs = load_inputs(scenario)
+        with stage("propagation"):
+            signal = coverage_layers(inputs.elevation, inputs.sites, scenario)
+            per_operator = _per_operator(inputs, scenario, signal)
+        with stage("classification"):
+            ds = xr.Dataset({"elevation": inputs.elevation, "hillshade": hillshade(inputs.elevation), "population": inputs.population})
+            ds = ds.merge(signal)
+            ds["urbanisation"] = urbanisation.degree_of_urbanisation(inputs.population)
+            ds = ds.merge(layers.gap_layers(ds))
+            ds.attrs.update(_dataset_attrs(scenario))
+        with stage("statistics"):
+            admin = _admin_areas(scenario, inputs.grid)
+            indicators = statistics.indicators(ds, per_operator=per_operator, admin=admin)
+            indicators["scenario"] = {"name": scenario.name, "title": scenario.title}
+            rows = statistics.indicators_rows(indicators)
+            found = clusters.gap_clusters(ds, inputs.sites)
+            gap_geojson = clusters.to_geojson(found, ds)
+    messages = [str(w.message) for w in caught if issubclass(w.category, CovgapWarning)]
+    for w in caught:
+        if not issubclass(w.category, CovgapWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return AnalysisResult(scenario, ds, inputs.sites, indicators, rows, gap_geojson, messages)
+
+
+def _per_operator(inputs: Inputs, scenario: Scenario, union: xr.Dataset) -> dict[str, xr.Dataset]:
+    """Coverage layers of each operator's own network (all networks under national roaming)."""
+    operators = sorted(set(inputs.sites["operator"]))
+    if scenario.changes.sharing == "national_roaming" or len(operators) < 2:
+        return {op: union for op in operators}
+    return {
+        op: coverage_layers(inputs.elevation, inputs.sites[inputs.sites["operator"] == op].reset_index(drop=True), scenario)
+        for op in operators
+    }
+
+
+def _admin_areas(scenario: Scenario, grid: AnalysisGrid) -> statistics.AdminAreas | None:
+    if scenario.inputs.boundaries is None:
+        return None
+    return statistics.read_admin_areas(scenario.inputs.boundaries, grid, name_field=scenario.inputs.boundaries_name_field)
+
+
+def _dataset_attrs(scenario: Scenario) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "title": scenario.title,
+        "scenario": scenario.name,
+        "covgap_version": __version__,
+        "Conventions": "CF-1.8",
+    }
+    for key, value in scenario.metadata.items():
+        attrs[key] = value
+    return attrs

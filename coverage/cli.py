@@ -1,0 +1,216 @@
+"""The ``covgap`` command: run scenarios, compare runs, serve results, demo.
+
+Exit codes
+----------
+0  success
+1  bad input: a scenario, input file or run directory covgap cannot use
+2  bad command line (unknown option, missing argument)
+3  the output directory exists and ``--overwrite`` was not given
+70 an unexpected internal error (run with ``-v`` for the traceback)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+
+from covgap._version import __version__
+from covgap.errors import CovgapError, CovgapWarning, OutputExistsError
+
+__all__ = ["main"]
+
+log = logging.getLogger("covgap")
+
+EXIT_INPUT = 1
+EXIT_EXISTS = 3
+EXIT_INTERNAL = 70
+
+
+class _Reporter:
+    """Progress on stderr, results on stdout; silent with ``--quiet``."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        self.say(f"  {name} ...")
+        yield
+        self.say(f"  {name} done in {time.perf_counter() - start:.1f} s")
+
+    @contextlib.contextmanager
+    def files(self, label: str, total: int) -> Iterator[Callable[[str], None]]:
+        if self.quiet:
+            yield lambda _name: None
+            return
+        with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
+            yield lambda _name: bar.update(1)
+
+
+def _run_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn covgap's errors into a one-line message and an exit code."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OutputExistsError as exc:
+            click.echo(f"covgap: error: {exc}", err=True)
+            sys.exit(EXIT_EXISTS)
+        except CovgapError as exc:
+            click.echo(f"covgap: error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the last resort: never a bare traceback for a user
+            log.debug("internal error", exc_info=True)
+            click.echo(f"covgap: internal error: {type(exc).__name__}: {exc} (run with -v for details)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="covgap")
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+def main(verbose: int) -> None:
+    """covgap: who is left without a mobile signal, and where new sites close the gap."""
+    logging.basicConfig(level=max(10, 30 - 10 * verbose), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Output directory (one run; with several scenarios, one sub-directory per scenario name).")
+@click.option("--overwrite", is_flag=True, help="Replace existing output directories.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@_run_command
+def run(scenarios: tuple[Path, ...], out: Path, overwrite: bool, quiet: bool, as_json: bool) -> None:
+    """Analyse one or more scenarios and write their results.
+
+    SCENARIOS are TOML files or directories of them. One scenario writes its
+    run into OUT; several write OUT/<name>/ each, which `covgap serve OUT`
+    shows side by side.
+
+    Example:
+
+        covgap run danang.toml danang-2g3g-off.toml --out results/
+    """
+    from covgap.scenario import load_scenarios
+
+    loaded = load_scenarios(list(scenarios))
+    reporter = _Reporter(quiet)
+    targets = [out] if len(loaded) == 1 else [out / s.name for s in loaded]
+    if not overwrite:
+        for target in targets:
+            if target.exists():
+                raise OutputExistsError(f"{target} exists; pass --overwrite to replace it")
+    done = [_run_one(scenario, target, overwrite=overwrite, reporter=reporter) for scenario, target in zip(loaded, targets)]
+    if as_json:
+        click.echo(json.dumps({"runs": done}, indent=2))
+    elif not quiet:
+        for item in done:
+            click.echo(f"{item['name']}: {item['out']}")
+
+
+def _run_one(scenario: Any, target: Path, *, overwrite: bool, reporter: _Reporter) -> dict[str, Any]:
+    from covgap.analysis import analyse
+    from covgap.export import write_run
+
+    reporter.say(f"{scenario.name}: {scenario.title}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CovgapWarning)
+        result = analyse(scenario, stage=reporter.stage)
+    for message in result.warnings:
+        click.echo(f"covgap: warning: {message}", err=True)
+    n_files = len([v for v in result.dataset.data_vars if result.dataset[v].dims == ("y", "x")]) + 6
+    with reporter.files(f"  writing {target.name}", n_files) as tick:
+        write_run(
+            target,
+            result.dataset,
+            name=scenario.name,
+            title=scenario.title,
+            metadata=scenario.metadata,
+            indicators=result.indicators,
+            indicator_rows=result.indicator_rows,
+            extras={"gap_clusters": result.gap_clusters, "sites": _sites_geojson(result.sites)},
+            overwrite=overwrite,
+            progress=tick,
+        )
+    return {"name": scenario.name, "out": str(target), "warnings": result.warnings, "summary": result.indicators}
+
+
+def _sites_geojson(sites: Any) -> dict[str, Any]:
+    """The transmitters that were modelled, for point queries on the map."""
+    columns = [c for c in ("site_id", "operator", "tech", "height_m", "freq_mhz", "eirp_dbm", "azimuth_deg") if c in sites]
+    features = []
+    for index, row in enumerate(sites.itertuples(index=False)):
+        record = row._asdict()
+        props: dict[str, Any] = {"index": index}
+        for col in columns:
+            value = record[col]
+            props[col] = None if isinstance(value, float) and value != value else (value.item() if hasattr(value, "item") else value)
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(record["lon"]), float(record["lat"])]}, "properties": props})
+    return {"type": "FeatureCollection", "features": features}
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads.")
+@_run_command
+def serve(directory: Path, host: str, port: int, threads: int) -> None:
+    """Serve a run directory (or a folder of runs) as a web map and tile API.
+
+    Example:
+
+        covgap serve results/ --port 8000
+    """
+    from covgap.tileserver.serve import serve as serve_directory
+
+    serve_directory(directory, host=host, port=port, threads=threads)
+
+
+@main.command()
+@click.option("--out", default=Path("demo-output"), show_default=True, type=click.Path(path_type=Path), help="Where the sample runs are written.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-serve", is_flag=True, help="Compute the sample runs and stop.")
+@click.option("--overwrite", is_flag=True, help="Recompute runs that already exist.")
+@_run_command
+def demo(out: Path, host: str, port: int, no_serve: bool, overwrite: bool) -> None:
+    """Analyse the built-in Da Nang sample region and serve the web map.
+
+    Computes today's networks and the shipped what-if scenarios (2G/3G
+    switch-off, national roaming) once, then serves them.
+    """
+    from covgap.datasets import sample_region
+    from covgap.scenario import load_scenarios
+
+    reporter = _Reporter(False)
+    for scenario in load_scenarios([sample_region().scenarios]):
+        target = out / scenario.name
+        if target.exists() and not overwrite:
+            reporter.say(f"{scenario.name}: already computed in {target}")
+            continue
+        _run_one(scenario, target, overwrite=overwrite, reporter=reporter)
+    if no_serve:
+        return
+    from covgap.tileserver.serve import serve as serve_directory
+
+    serve_directory(out, host=host, port=port, threads=8)

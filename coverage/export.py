@@ -1,0 +1,264 @@
+"""Write an analysis run: COG layers, NetCDF, JSON/CSV indicators, manifest.
+
+Everything is written into a temporary sibling directory that is renamed into
+place at the end, so that a failed run never leaves a half-written output.
+The layout is described in the README ("Output directory").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import rasterio
+import xarray as xr
+
+from covgap._version import __version__
+from covgap.errors import InputFileError, OutputExistsError
+from covgap.grid import AnalysisGrid
+
+__all__ = ["atomic_directory", "write_cog", "write_run", "layer_kind", "zoom_range"]
+
+#: Equatorial circumference of the Web Mercator sphere (metres).
+EARTH_CIRCUMFERENCE_M = 40075016.685578488
+
+#: GDAL creation options of every layer: tiled, compressed, with overviews.
+COG_OPTIONS = {
+    "compress": "DEFLATE",
+    "predictor": "YES",
+    "blocksize": 256,
+    "overviews": "AUTO",
+    "resampling": "NEAREST",
+    "overview_resampling": "NEAREST",
+    "level": 6,
+    "num_threads": "1",
+}
+
+
+@contextlib.contextmanager
+def atomic_directory(out_dir: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``out_dir`` on success.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The final directory.
+    overwrite : bool
+        Replace an existing ``out_dir``; otherwise refuse.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out_dir`` exists and ``overwrite`` is false.
+    """
+    out_dir = Path(out_dir).absolute()
+    if out_dir.exists() and not overwrite:
+        raise OutputExistsError(f"{out_dir} exists; pass --overwrite to replace it")
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    except OSError as exc:
+        raise InputFileError(f"{out_dir.parent}: cannot create the output directory ({exc.strerror or exc})") from None
+    try:
+        yield tmp
+        tmp.chmod(0o755)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, old / out_dir.name)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_cog(da: xr.DataArray, path: Path) -> None:
+    """Write one (y, x) layer as a Cloud-Optimized GeoTIFF with overviews."""
+    grid = AnalysisGrid.from_dataarray(da)
+    values = np.asarray(da.values)
+    nodata: float | int | None
+    if np.issubdtype(values.dtype, np.floating):
+        nodata = float("nan")
+    else:
+        nodata = da.attrs.get("_FillValue")
+    profile = {
+        "driver": "COG",
+        "width": grid.width,
+        "height": grid.height,
+        "count": 1,
+        "dtype": values.dtype.name,
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "nodata": nodata,
+        **COG_OPTIONS,
+    }
+    with rasterio.Env(GDAL_NUM_THREADS="1"):
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(values, 1)
+            tags = {k: _tag(v) for k, v in da.attrs.items() if k in ("units", "long_name", "standard_name", "flag_values", "flag_meanings")}
+            dst.update_tags(**tags)
+            dst.update_tags(1, **tags)
+
+
+def _tag(value: Any) -> str:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return " ".join(str(v) for v in np.asarray(value).tolist())
+    return str(value)
+
+
+def layer_kind(da: xr.DataArray) -> str:
+    """How a layer is drawn: ``continuous``, ``categorical``, ``boolean`` or ``hillshade``."""
+    if da.name == "hillshade":
+        return "hillshade"
+    if "flag_values" in da.attrs:
+        values = list(np.atleast_1d(da.attrs["flag_values"]))
+        return "boolean" if sorted(int(v) for v in values) == [0, 1] else "categorical"
+    return "continuous"
+
+
+def zoom_range(grid: AnalysisGrid) -> tuple[int, int]:
+    """Web-map zooms at which a layer is worth drawing: native resolution and six levels out."""
+    west, south, east, north = grid.lonlat_bounds()
+    lat = math.radians(min(abs(south), abs(north)))
+    native = math.log2(EARTH_CIRCUMFERENCE_M * math.cos(lat) / (256.0 * grid.resolution))
+    maxzoom = int(min(24, max(0, math.ceil(native) + 1)))
+    return max(0, maxzoom - 7), maxzoom
+
+
+def _layer_entry(da: xr.DataArray, grid: AnalysisGrid) -> dict[str, Any]:
+    values = np.asarray(da.values)
+    finite = values[np.isfinite(values)] if np.issubdtype(values.dtype, np.floating) else values.ravel()
+    nodata = da.attrs.get("_FillValue")
+    if nodata is not None and not np.issubdtype(values.dtype, np.floating):
+        finite = finite[finite != nodata]
+    value_range = [float(finite.min()), float(finite.max())] if finite.size else [None, None]
+    minzoom, maxzoom = zoom_range(grid)
+    entry: dict[str, Any] = {
+        "name": str(da.name),
+        "file": f"{da.name}.tif",
+        "units": da.attrs.get("units", ""),
+        "long_name": da.attrs.get("long_name", str(da.name)),
+        "kind": layer_kind(da),
+        "dtype": values.dtype.name,
+        "nodata": None if np.issubdtype(values.dtype, np.floating) else nodata,
+        "value_range": value_range,
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+    }
+    if "flag_values" in da.attrs:
+        labels = str(da.attrs.get("flag_meanings", "")).split()
+        flags = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
+        entry["categories"] = {str(v): (labels[i].replace("_", " ") if i < len(labels) else str(v)) for i, v in enumerate(flags)}
+    return entry
+
+
+def write_run(
+    out_dir: str | Path,
+    dataset: xr.Dataset,
+    *,
+    name: str,
+    title: str,
+    metadata: dict[str, Any],
+    indicators: dict[str, Any],
+    indicator_rows: list[dict[str, Any]],
+    extras: dict[str, dict[str, Any]] | None = None,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write a finished analysis into ``out_dir`` atomically.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The run directory to create.
+    dataset : xr.Dataset
+        Every (y, x) variable becomes ``<name>.tif``; the whole Dataset becomes
+        ``dataset.nc``.
+    name, title : str
+        The run's name (used in URLs) and its human title.
+    metadata : dict
+        The scenario's ``[metadata]`` table (provenance, attribution).
+    indicators : dict
+        Written as ``summary.json``.
+    indicator_rows : list of dict
+        Written as ``indicators.csv``.
+    extras : dict, optional
+        GeoJSON documents by file stem (``gap_clusters``, ``sites``), written
+        as ``<stem>.geojson`` and listed in the manifest.
+    overwrite : bool
+        Replace an existing directory.
+    progress : callable, optional
+        Called with each output file's name before it is written.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    grid = AnalysisGrid.from_dataarray(dataset)
+    tick = progress or (lambda _name: None)
+    layer_names = [str(v) for v in dataset.data_vars if dataset[v].dims == ("y", "x")]
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        layers = []
+        for layer in layer_names:
+            tick(f"{layer}.tif")
+            write_cog(dataset[layer], tmp / f"{layer}.tif")
+            layers.append(_layer_entry(dataset[layer], grid))
+        tick("dataset.nc")
+        _write_netcdf(dataset, tmp / "dataset.nc")
+        tick("summary.json")
+        _write_json(tmp / "summary.json", indicators)
+        tick("indicators.csv")
+        _write_csv(tmp / "indicators.csv", indicator_rows)
+        extra_files = {}
+        for stem, doc in (extras or {}).items():
+            tick(f"{stem}.geojson")
+            _write_json(tmp / f"{stem}.geojson", doc)
+            extra_files[stem] = f"{stem}.geojson"
+        manifest = {
+            "name": name,
+            "title": title,
+            "covgap_version": __version__,
+            "crs": grid.crs.to_string(),
+            "bounds": [round(v, 7) for v in grid.lonlat_bounds()],
+            "resolution_m": grid.resolution,
+            "metadata": metadata,
+            "attribution": list(metadata.get("attribution", [])),
+            "layers": layers,
+            "extras": extra_files,
+        }
+        tick("manifest.json")
+        _write_json(tmp / "manifest.json", manifest)
+    return out_dir
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    path.write_text(json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    fields: list[str] = []
+    for row in rows:
+        fields.extend(k for k in row if k not in fields)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_netcdf(dataset: xr.Dataset, path: Path) -> None:
+    ds = dataset.copy()
+    ds.attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in ds.attrs.items()}
+    encoding = {str(v): {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)

@@ -1,0 +1,84 @@
+"""Read one band of a raster file into a float32 ``(y, x)`` DataArray.
+
+Shared by :mod:`covgap.datasets.dem` and :mod:`covgap.datasets.population`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.errors
+import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
+import xarray as xr
+from affine import Affine
+from rasterio.crs import CRS
+
+from covgap.datasets.errors import InputFileError
+
+
+def check_exists(path: Path) -> None:
+    """Raise :class:`InputFileError` unless *path* is an existing file."""
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputFileError(f"{path}: is a directory, expected a file")
+
+
+def read_band(
+    path: Path, source: str, *, name: str, attrs: dict[str, Any]
+) -> xr.DataArray:
+    """Read band 1 of *source* (a path or GDAL ``/vsi`` name) as float32.
+
+    Parameters
+    ----------
+    path : Path
+        The user's file, used in error messages.
+    source : str
+        What rasterio opens (the same path, or a ``/vsizip/`` name inside it).
+    name : str
+        Name of the returned DataArray.
+    attrs : dict
+        Attributes of the returned DataArray (``units``, ``long_name``, ...).
+
+    Returns
+    -------
+    xarray.DataArray
+        float32, dims ``("y", "x")`` with cell-centre coordinates, ``y``
+        descending, the file's CRS and transform written with rioxarray,
+        nodata cells as NaN.
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be read as a raster, has no CRS, or is rotated or
+        south-up.
+    """
+    try:
+        with rasterio.open(source) as src:
+            crs: CRS | None = src.crs
+            transform: Affine = src.transform
+            band = src.read(1, masked=True)
+    except rasterio.errors.RasterioError as exc:
+        raise InputFileError(f"{path}: cannot be read as a raster ({exc})") from exc
+    if crs is None:
+        raise InputFileError(
+            f"{path}: the raster has no coordinate reference system; "
+            "write one, e.g. `gdal_edit.py -a_srs EPSG:4326 FILE`"
+        )
+    if transform.b != 0 or transform.d != 0:
+        raise InputFileError(f"{path}: rotated rasters are not supported ({transform!r})")
+    if transform.a <= 0 or transform.e >= 0:
+        raise InputFileError(
+            f"{path}: expected a north-up raster (positive x and negative y pixel "
+            f"size), got pixel size ({transform.a}, {transform.e})"
+        )
+    data = np.ma.filled(band.astype(np.float32), np.nan)
+    height, width = data.shape
+    x = transform.c + transform.a * (np.arange(width) + 0.5)
+    y = transform.f + transform.e * (np.arange(height) + 0.5)
+    da = xr.DataArray(data, dims=("y", "x"), coords={"y": y, "x": x}, name=name, attrs=attrs)
+    da = da.rio.write_crs(crs).rio.write_transform(transform)
+    return da.rio.write_nodata(np.nan, encoded=False)

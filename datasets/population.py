@@ -1,0 +1,57 @@
+"""Gridded population counts (WorldPop / GHS-POP style: people per cell)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from covgap.datasets._raster import check_exists, read_band
+from covgap.datasets.errors import InputValueError
+
+_ATTRS = {"units": "people", "long_name": "population count per cell"}
+
+
+def read_population(path: str | os.PathLike[str]) -> xr.DataArray:
+    """Read a population raster of counts per cell as float32.
+
+    The values must be numbers of people per cell (WorldPop "ppp" or GHS-POP
+    counts), not densities per km². Refining the grid onto the analysis grid
+    (conserving the total) is done by the analysis, not here.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A GeoTIFF (or other GDAL raster) with a CRS.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``population``, float32, dims ``("y", "x")``, CRS and transform
+        written with rioxarray, nodata cells kept as NaN, attrs
+        ``units="people"`` and ``long_name``.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing or unreadable or has no CRS.
+    InputValueError
+        A cell holds a negative or infinite count; the message names the
+        first such cell (row and column, 0-based, and its coordinates).
+    """
+    path = Path(path)
+    check_exists(path)
+    da = read_band(path, str(path), name="population", attrs=dict(_ATTRS))
+    values = da.values
+    bad = np.isinf(values) | (values < 0)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise InputValueError(
+            f"{path}: {int(bad.sum())} cell(s) hold negative or infinite population "
+            f"counts, first at row {row}, column {col} (x={float(da.x[col]):.6f}, "
+            f"y={float(da.y[row]):.6f}): {float(values[row, col])!r}; expected counts "
+            "of people >= 0 (mark missing cells with the raster's nodata value)"
+        )
+    return da
