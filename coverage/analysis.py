@@ -63,7 +63,7 @@ class AnalysisResult:
     dataset: xr.Dataset
     sites: pd.DataFrame
     indicators: dict[str, Any]
-    indicator_rows: list[dict[str, Any]]
+    tables: dict[str, list[dict[str, Any]]]
     gap_clusters: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
@@ -200,22 +200,31 @@ def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResu
             per_operator = _per_operator(inputs, scenario, signal)
         with stage("classification"):
             ds = xr.Dataset({"elevation": inputs.elevation, "hillshade": hillshade(inputs.elevation), "population": inputs.population})
-            ds = ds.merge(signal)
+            ds = ds.assign(signal.data_vars)
             ds["urbanisation"] = urbanisation.degree_of_urbanisation(inputs.population)
-            ds = ds.merge(layers.gap_layers(ds))
+            ds = ds.assign(layers.gap_layers(ds).data_vars)
             ds.attrs.update(_dataset_attrs(scenario))
+            ds = ds.rio.write_crs(inputs.grid.crs).rio.write_transform(inputs.grid.transform).rio.write_coordinate_system()
         with stage("statistics"):
-            admin = _admin_areas(scenario, inputs.grid)
-            indicators = statistics.indicators(ds, per_operator=per_operator, admin=admin)
-            indicators["scenario"] = {"name": scenario.name, "title": scenario.title}
-            rows = statistics.indicators_rows(indicators)
+            areas = _admin_areas(scenario, inputs.grid)
+            indicators = {
+                "scenario": {"name": scenario.name, "title": scenario.title},
+                **statistics.indicators(ds, operators=per_operator, areas=areas),
+            }
             found = clusters.gap_clusters(ds, inputs.sites)
-            gap_geojson = clusters.to_geojson(found, ds)
     messages = [str(w.message) for w in caught if issubclass(w.category, CovgapWarning)]
     for w in caught:
         if not issubclass(w.category, CovgapWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return AnalysisResult(scenario, ds, inputs.sites, indicators, rows, gap_geojson, messages)
+    return AnalysisResult(
+        scenario,
+        ds,
+        inputs.sites,
+        indicators,
+        tables={"indicators": statistics.indicators_rows(indicators), "gap_clusters": clusters.cluster_rows(found)},
+        gap_clusters=clusters.to_geojson(found),
+        warnings=messages,
+    )
 
 
 def _per_operator(inputs: Inputs, scenario: Scenario, union: xr.Dataset) -> dict[str, xr.Dataset]:
@@ -232,7 +241,7 @@ def _per_operator(inputs: Inputs, scenario: Scenario, union: xr.Dataset) -> dict
 def _admin_areas(scenario: Scenario, grid: AnalysisGrid) -> statistics.AdminAreas | None:
     if scenario.inputs.boundaries is None:
         return None
-    return statistics.read_admin_areas(scenario.inputs.boundaries, grid, name_field=scenario.inputs.boundaries_name_field)
+    return statistics.rasterize_areas(scenario.inputs.boundaries, grid, name_field=scenario.inputs.boundaries_name_field)
 
 
 def _dataset_attrs(scenario: Scenario) -> dict[str, Any]:

@@ -146,7 +146,7 @@ def _run_one(scenario: Any, target: Path, *, overwrite: bool, reporter: _Reporte
             title=scenario.title,
             metadata=scenario.metadata,
             indicators=result.indicators,
-            indicator_rows=result.indicator_rows,
+            tables=result.tables,
             extras={"gap_clusters": result.gap_clusters, "sites": _sites_geojson(result.sites)},
             overwrite=overwrite,
             progress=tick,

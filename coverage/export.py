@@ -170,7 +170,7 @@ def write_run(
     title: str,
     metadata: dict[str, Any],
     indicators: dict[str, Any],
-    indicator_rows: list[dict[str, Any]],
+    tables: dict[str, list[dict[str, Any]]] | None = None,
     extras: dict[str, dict[str, Any]] | None = None,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -190,8 +190,9 @@ def write_run(
         The scenario's ``[metadata]`` table (provenance, attribution).
     indicators : dict
         Written as ``summary.json``.
-    indicator_rows : list of dict
-        Written as ``indicators.csv``.
+    tables : dict, optional
+        Rows by file stem (``indicators``, ``gap_clusters``), written as
+        ``<stem>.csv`` and listed in the manifest.
     extras : dict, optional
         GeoJSON documents by file stem (``gap_clusters``, ``sites``), written
         as ``<stem>.geojson`` and listed in the manifest.
@@ -219,9 +220,11 @@ def write_run(
         _write_netcdf(dataset, tmp / "dataset.nc")
         tick("summary.json")
         _write_json(tmp / "summary.json", indicators)
-        tick("indicators.csv")
-        _write_csv(tmp / "indicators.csv", indicator_rows)
         extra_files = {}
+        for stem, rows in (tables or {}).items():
+            tick(f"{stem}.csv")
+            _write_csv(tmp / f"{stem}.csv", rows)
+            extra_files[f"{stem}_csv"] = f"{stem}.csv"
         for stem, doc in (extras or {}).items():
             tick(f"{stem}.geojson")
             _write_json(tmp / f"{stem}.geojson", doc)
@@ -260,5 +263,9 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 def _write_netcdf(dataset: xr.Dataset, path: Path) -> None:
     ds = dataset.copy()
     ds.attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in ds.attrs.items()}
-    encoding = {str(v): {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    # An explicit encoding replaces the variable's own: keep rioxarray's grid mapping.
+    encoding = {
+        str(v): {"zlib": True, "complevel": 4, **{k: ds[v].encoding[k] for k in ("grid_mapping",) if k in ds[v].encoding}}
+        for v in ds.data_vars
+    }
     ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)

@@ -30,9 +30,6 @@ __all__ = [
 #: ``best_technology`` code -> meaning; the code of a generation is its number.
 BEST_TECHNOLOGY_FLAGS: dict[int, str] = {0: "none", 2: "2G", 3: "3G", 4: "4G", 5: "5G"}
 
-#: Technologies that count as mobile broadband.
-BROADBAND: tuple[str, ...] = ("4G", "5G")
-
 
 def _covered(ds: xr.Dataset, tech: str) -> np.ndarray:
     name = f"covered_{tech}"
@@ -72,7 +69,7 @@ def covered_at_least(ds: xr.Dataset, tech: str) -> np.ndarray:
     if tech not in TECHNOLOGIES:
         raise ValueError(f"technology {tech!r} must be one of {', '.join(TECHNOLOGIES)}")
     out = np.zeros((ds.sizes["y"], ds.sizes["x"]), dtype=bool)
-    for later in TECHNOLOGIES[TECHNOLOGIES.index(tech):]:
+    for later in TECHNOLOGIES[TECHNOLOGIES.index(tech) :]:
         out |= _covered(ds, later)
     return out
 
@@ -131,11 +128,13 @@ def rural_uncovered_population(
     """
     if urbanisation is None:
         if "urbanisation" not in ds:
-            raise KeyError("no 'urbanisation' variable: pass urbanisation= (covgap.urbanisation.urbanisation)")
+            raise KeyError("no 'urbanisation' variable: pass urbanisation= (from degree_of_urbanisation)")
         urbanisation = ds["urbanisation"]
     rural = np.asarray(urbanisation.values) == RURAL
     values = np.where(rural & ~covered_at_least(ds, "2G"), _population(ds), np.float32(0))
-    return _wrap(ds, values, name, "people", "Rural population without mobile coverage (Degree of Urbanisation class 1)")
+    return _wrap(
+        ds, values, name, "people", "Rural population without mobile coverage (Degree of Urbanisation class 1)"
+    )
 
 
 def best_server_site(ds: xr.Dataset, *, name: str = "best_server_site") -> xr.DataArray:
@@ -184,7 +183,7 @@ def gap_layers(ds: xr.Dataset, urbanisation: xr.DataArray | None = None) -> xr.D
         rural_uncovered_population(ds, urbanisation),
         best_server_site(ds),
     ]
-    return xr.merge(layers, combine_attrs="drop")
+    return xr.Dataset({str(da.name): da for da in layers})
 
 
 def flag_categories(da: xr.DataArray) -> dict[str, str]:
@@ -194,4 +193,4 @@ def flag_categories(da: xr.DataArray) -> dict[str, str]:
     """
     values = np.atleast_1d(da.attrs["flag_values"])
     meanings = str(da.attrs["flag_meanings"]).split()
-    return {str(int(v)): m for v, m in zip(values, meanings)}
+    return {str(int(v)): m for v, m in zip(values, meanings, strict=True)}

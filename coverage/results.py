@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import transform as warp_transform
 
@@ -162,7 +163,7 @@ class Layer:
                         factor *= 2
                 shape = (max(1, height // factor), max(1, width // factor))
                 values = src.read(1, out_shape=shape, resampling=Resampling.nearest)
-                transform = src.transform * src.transform.scale(width / shape[1], height / shape[0])
+                transform = src.transform @ Affine.scale(width / shape[1], height / shape[0])
                 crs = src.crs
                 nodata = src.nodata
         except rasterio.errors.RasterioError as exc:

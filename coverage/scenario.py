@@ -243,7 +243,7 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str, prefix:
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise ScenarioError(
-            f"{where}: unknown key {prefix}{unknown[0]!r}; allowed here: {', '.join(sorted(allowed))}"
+            f"{where}: unknown key '{prefix}{unknown[0]}'; allowed here: {', '.join(sorted(allowed))}"
         )
 
 

@@ -46,7 +46,7 @@ __all__ = [
     "URBANISATION_FLAGS",
     "aggregate_1km",
     "classify_1km",
-    "urbanisation",
+    "degree_of_urbanisation",
 ]
 
 #: Class codes, as stored in the ``urbanisation`` layer (uint8).
@@ -96,9 +96,7 @@ def _overlap_matrix(start: float, res: float, n: int, km_start: int, n_km: int) 
         rows.append(k[ok] - km_start)
         cols.append(np.nonzero(ok)[0])
         vals.append(frac[ok])
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_km, n)
-    )
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_km, n))
 
 
 def _axes(da: xr.DataArray) -> tuple[float, float, float, int, int, int, int]:
@@ -111,7 +109,9 @@ def _axes(da: xr.DataArray) -> tuple[float, float, float, int, int, int, int]:
         raise GridError(f"population must have dims ('y', 'x'), got {da.dims}; use DataArray.transpose('y', 'x')")
     transform = da.rio.transform()
     if transform.b != 0.0 or transform.d != 0.0 or transform.e >= 0.0:
-        raise GridError(f"population grid must be north-up (no rotation, y descending); transform is {tuple(transform)}")
+        raise GridError(
+            f"population grid must be north-up (no rotation, y descending); transform is {tuple(transform)}"
+        )
     res = float(transform.a)
     if not math.isclose(res, -float(transform.e), rel_tol=1e-9):
         raise GridError(f"population grid cells must be square, got {res} x {-transform.e} m")
@@ -172,7 +172,10 @@ def aggregate_1km(population: xr.DataArray) -> xr.DataArray:
 
 
 def _grow_box(box: tuple[slice, slice], shape: tuple[int, int], pad: int) -> tuple[slice, slice]:
-    return tuple(slice(max(s.start - pad, 0), min(s.stop + pad, n)) for s, n in zip(box, shape))  # type: ignore[return-value]
+    (rows, cols), (height, width) = box, shape
+    return slice(max(rows.start - pad, 0), min(rows.stop + pad, height)), slice(
+        max(cols.start - pad, 0), min(cols.stop + pad, width)
+    )
 
 
 def _gap_fill(labels: np.ndarray, max_hole_cells: int, majority: int) -> None:
@@ -272,7 +275,7 @@ def classify_1km(
     return classes
 
 
-def urbanisation(population: xr.DataArray, *, name: str = "urbanisation") -> xr.DataArray:
+def degree_of_urbanisation(population: xr.DataArray, *, name: str = "urbanisation") -> xr.DataArray:
     """Degree of Urbanisation class of every analysis-grid cell.
 
     Parameters

@@ -14,8 +14,14 @@ from covgap.datasets.population import read_population
 from covgap.datasets.settlements import read_settlements
 from covgap.datasets.sites import read_sites
 
-__all__ = ["SampleRegion", "read_dem", "read_population", "read_settlements", "read_sites",
-           "sample_region"]
+__all__ = [
+    "SampleRegion",
+    "read_dem",
+    "read_population",
+    "read_settlements",
+    "read_sites",
+    "sample_region",
+]
 
 _SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 
@@ -36,8 +42,11 @@ class SampleRegion(NamedTuple):
     settlements: Path
     #: geoBoundaries ADM1 polygons of Da Nang and Quang Nam (GeoJSON).
     boundaries: Path
-    #: The sample scenario (TOML) naming the files above.
+    #: The sample scenario (TOML) naming the files above: today's networks.
     scenario: Path
+    #: The folder holding every shipped scenario (``*.toml``), ``scenario``
+    #: first among them; what-if scenarios of the same region go there too.
+    scenarios: Path
 
 
 #: File names of the sample region inside ``covgap/datasets/sample``.
@@ -58,8 +67,9 @@ def sample_region() -> SampleRegion:
     -------
     SampleRegion
         Absolute paths of ``dem``, ``population``, ``sites``,
-        ``settlements``, ``boundaries`` and ``scenario``, inside the
-        installed package.
+        ``settlements``, ``boundaries`` and ``scenario`` (files) and
+        ``scenarios`` (the folder of every shipped scenario TOML), inside
+        the installed package.
 
     Raises
     ------
@@ -72,8 +82,11 @@ def sample_region() -> SampleRegion:
     >>> region.scenario.name
     'danang.toml'
     """
-    paths = SampleRegion(**{key: _SAMPLE_DIR / name for key, name in SAMPLE_FILES.items()})
-    missing = [str(p) for p in paths if not p.is_file()]
+    files = {key: _SAMPLE_DIR / name for key, name in SAMPLE_FILES.items()}
+    paths = SampleRegion(**files, scenarios=_SAMPLE_DIR)
+    missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
-        raise InputFileError(f"sample region file(s) missing from the installation: {', '.join(missing)}")
+        raise InputFileError(
+            f"sample region file(s) missing from the installation: {', '.join(missing)}"
+        )
     return paths

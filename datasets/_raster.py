@@ -27,9 +27,7 @@ def check_exists(path: Path) -> None:
         raise InputFileError(f"{path}: is a directory, expected a file")
 
 
-def read_band(
-    path: Path, source: str, *, name: str, attrs: dict[str, Any]
-) -> xr.DataArray:
+def read_band(path: Path, source: str, *, name: str, attrs: dict[str, Any]) -> xr.DataArray:
     """Read band 1 of *source* (a path or GDAL ``/vsi`` name) as float32.
 
     Parameters

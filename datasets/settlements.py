@@ -47,18 +47,23 @@ def read_settlements(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputFileError(f"{path}: cannot be read as a UTF-8 CSV file ({exc})") from exc
     missing = [c for c in SETTLEMENT_COLUMNS if c not in table.columns]
     if missing:
-        raise InputFileError(f"{path}: missing column(s) {', '.join(missing)}; expected "
-                             f"{', '.join(SETTLEMENT_COLUMNS)}")
+        raise InputFileError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected "
+            f"{', '.join(SETTLEMENT_COLUMNS)}"
+        )
     limits = {"lon": (-180.0, 180.0), "lat": (-90.0, 90.0), "population": (0.0, np.inf)}
     for col, (low, high) in limits.items():
         text = table[col].str.strip()
-        values = pd.to_numeric(text.replace("", "0" if col == "population" else "nan"),
-                               errors="coerce").to_numpy(dtype=np.float64)
+        values = pd.to_numeric(
+            text.replace("", "0" if col == "population" else "nan"), errors="coerce"
+        ).to_numpy(dtype=np.float64)
         ok = np.isfinite(values) & (values >= low) & (values <= high)
         if not ok.all():
             row = int(np.flatnonzero(~ok)[0])
-            raise InputValueError(f"{path}: row {row + 1}, column '{col}': {table[col].iloc[row]!r} "
-                                  f"is not a number from {low} to {high}")
+            raise InputValueError(
+                f"{path}: row {row + 1}, column '{col}': {table[col].iloc[row]!r} "
+                f"is not a number from {low} to {high}"
+            )
         table[col] = values
     table["name"] = table["name"].astype(str)
     return table

@@ -61,3 +61,39 @@ def population_file(tmp_path: Path) -> Callable[..., Path]:
         return write_geotiff(tmp_path / name, data, Affine(res_deg, 0, west, 0, -res_deg, north), "EPSG:4326", nodata=-99999.0)
 
     return factory
+
+
+SITES_CSV = """site_id,operator,lon,lat,height_m,tech,freq_mhz,eirp_dbm,azimuth_deg,beamwidth_deg,tilt_deg
+A-1,Operator A,108.020,16.080,30,4G,1800,60,,,
+A-1,Operator A,108.020,16.080,30,2G,900,55,,,
+B-1,Operator B,108.035,16.065,25,3G,2100,58,120,65,4
+B-2,Operator B,108.200,16.300,25,3G,2100,58,,,
+"""
+
+
+@pytest.fixture
+def tiny_scenario(tmp_path: Path, dem_file: Callable[..., Path], population_file: Callable[..., Path]) -> Path:
+    """A complete scenario over a small generated region (one site lies off the grid)."""
+    dem_file((200, 200), "bump", name="dem.tif")
+    population_file((7, 7), name="pop.tif")
+    (tmp_path / "sites.csv").write_text(SITES_CSV, encoding="utf-8")
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        """
+name = "tiny"
+title = "A tiny generated region"
+[inputs]
+dem = "dem.tif"
+population = "pop.tif"
+sites = "sites.csv"
+[grid]
+resolution_m = 100
+[propagation]
+max_radius_km = 5
+[metadata]
+sites_provenance = "modelled"
+attribution = ["generated for the tests"]
+""",
+        encoding="utf-8",
+    )
+    return path

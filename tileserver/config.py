@@ -42,6 +42,7 @@ class TileserverSettings(NamedTuple):
     log_requests: bool = True
 
 
+_KIND_NAMES = {int: "an integer", bool: "true or false", str: "a string"}
 _LIMITS: dict[str, tuple[int, int]] = {
     "cache_mb": (0, 65536),
     "max_age_s": (0, 31_536_000),
@@ -93,7 +94,7 @@ def parse_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Ti
             value = kind(value)
         except (TypeError, ValueError):
             raise InputValueError(
-                f"{ENV_PREFIX}{name.upper()} must be a {kind.__name__}, got {value!r}"
+                f"{ENV_PREFIX}{name.upper()} must be {_KIND_NAMES[kind]}, got {value!r}"
             ) from None
         if name in _LIMITS:
             lo, hi = _LIMITS[name]

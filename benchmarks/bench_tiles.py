@@ -1,0 +1,306 @@
+"""Tile-serving benchmark: covgap's tile server against terracotta and TiTiler.
+
+All three serve the same layer (``received_power_4G``, a float32 Cloud-Optimized
+GeoTIFF, 1000 x 1000 cells of 100 m in UTM 49N near Da Nang, written by the
+test run builder) on loopback. A bounded load generator (``wrk`` with a Lua
+script: a fixed list of tiles, each request counted, the run stops itself)
+requests a fixed, seeded list of at least 500 PNG tiles at zooms 8-13 over 8
+connections:
+
+* cold: a freshly started server (one priming request for a tile outside
+  the list), every tile requested once, so nothing is in a tile cache;
+* warm: the same list requested ``--warm-rounds`` more times.
+
+covgap runs as ``covgap serve`` would (waitress, one process, 8 threads,
+one access-log line per request, to a file). terracotta and TiTiler run in
+their own virtual environment (``benchmarks/.work/venv``, created here with
+pip) under gunicorn with 2 worker processes, as in the issue's reference
+figures.
+
+Usage (from any directory but the repository root)::
+
+    /work/main/.venv/bin/python /work/main/benchmarks/bench_tiles.py --write
+
+``--write`` replaces the "## Tiles" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mercantile
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / ".work"
+PEER_VENV = WORK / "venv"
+PEER_PACKAGES = ["terracotta", "titiler.application", "gunicorn", "uvicorn"]
+LAYER = "received_power_4G"
+VALUE_RANGE = (-120.0, -40.0)
+SEED = 71942
+
+LUA = r"""
+local paths, limit, idx, count = {}, 0, 0, 0
+local nthreads_seen = 0
+function setup(thread)
+  thread:set("id", nthreads_seen)
+  nthreads_seen = nthreads_seen + 1
+end
+function init(args)
+  local all = {}
+  for line in io.lines(args[1]) do table.insert(all, line) end
+  local n = tonumber(args[2])
+  for i = id + 1, #all, n do table.insert(paths, all[i]) end
+  limit = #paths * tonumber(args[3])
+end
+function request()
+  idx = idx + 1
+  return wrk.format("GET", paths[((idx - 1) % #paths) + 1])
+end
+function response(status, headers, body)
+  count = count + 1
+  if count >= limit then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "mean_us": %.1f, ' ..
+    '"non2xx": %d, "errors": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.mean,
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def _runbuilder():
+    spec = importlib.util.spec_from_file_location("runbuilder", REPO / "tests" / "tileserver" / "runbuilder.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def ensure_peer_venv() -> tuple[Path | None, str]:
+    """Create the peers' virtual environment with pip; return its python (or None) and a note."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+    probe = "import terracotta, titiler.application, gunicorn, uvicorn; print(terracotta.__version__)"
+    if subprocess.run([str(python), "-c", probe], capture_output=True).returncode != 0:
+        result = subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            return None, f"pip install {' '.join(PEER_PACKAGES)} failed: {result.stderr[-500:]}"
+    versions = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m; print(' '.join(f'{p} {m.version(p)}' for p in "
+         "('terracotta', 'titiler.application', 'rio-tiler', 'gunicorn', 'uvicorn')))"],
+        capture_output=True, text=True).stdout.strip()
+    return python, versions
+
+
+def tile_paths(bounds: tuple[float, float, float, float], minimum: int = 500) -> list[mercantile.Tile]:
+    """Every tile at zooms 8-13 over the bounds, shuffled with a fixed seed."""
+    tiles = list(mercantile.tiles(*bounds, zooms=range(8, 14)))
+    if len(tiles) < minimum:
+        raise SystemExit(f"only {len(tiles)} tiles at zooms 8-13; use a larger layer")
+    random.Random(SEED).shuffle(tiles)
+    return tiles
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout_s:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout_s} s")
+
+
+def run_wrk(base: str, paths: list[str], rounds: int, connections: int) -> dict:
+    """Request every path ``rounds`` times with wrk; return its counts and latencies."""
+    (WORK / "paths.txt").write_text("\n".join(paths) + "\n")
+    (WORK / "bounded.lua").write_text(LUA)
+    cmd = ["wrk", "-t2", f"-c{connections}", "-d120s", "--timeout", "10s", "-s", str(WORK / "bounded.lua"),
+           base, "--", str(WORK / "paths.txt"), "2", str(rounds)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=180).stdout
+    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    result["tiles_per_s"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            cwd=WORK, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def measure(name: str, proc: subprocess.Popen, base: str, ready_path: str, prime_path: str,
+            paths: list[str], args: argparse.Namespace) -> dict:
+    try:
+        startup = wait_ready(base + ready_path, proc)
+        urllib.request.urlopen(base + prime_path, timeout=30).read()
+        cold = run_wrk(base, paths, 1, args.connections)
+        warm = run_wrk(base, paths, args.warm_rounds, args.connections)
+    finally:
+        stop(proc)
+    return {"name": name, "startup_s": startup, "cold": cold, "warm": warm}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--warm-rounds", type=int, default=6)
+    parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument("--write", action="store_true", help="replace the Tiles section of RESULTS.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    WORK.mkdir(exist_ok=True)
+
+    run_root = WORK / "tiles-run"
+    if not (run_root / "bench" / "manifest.json").exists():
+        shutil.rmtree(run_root, ignore_errors=True)
+        _runbuilder().build_run(run_root, "bench", shape=(1000, 1000))
+    manifest = json.loads((run_root / "bench" / "manifest.json").read_text())
+    for entry in manifest["layers"]:  # same fixed stretch in all three servers
+        if entry["name"] == LAYER:
+            entry["value_range"] = list(VALUE_RANGE)
+    (run_root / "bench" / "manifest.json").write_text(json.dumps(manifest))
+    cog = run_root / "bench" / f"{LAYER}.tif"
+    tiles = tile_paths(tuple(manifest["bounds"]))
+    prime = "{z}/{x}/{y}".format(**mercantile.tile(*manifest["bounds"][:2], 7)._asdict())
+    results = []
+    notes = []
+
+    port = args.port
+    code = f"from covgap.tileserver import serve; serve({str(run_root)!r}, port={port}, threads=8)"
+    t0 = time.perf_counter()
+    proc = start([sys.executable, "-c", code], {}, WORK / "covgap.log")
+    base = f"http://127.0.0.1:{port}"
+    paths = [f"/tiles/bench/{LAYER}/{t.z}/{t.x}/{t.y}.png" for t in tiles]
+    results.append(measure("covgap (waitress, 1 process x 8 threads)", proc, base, "/api/runs",
+                           f"/tiles/bench/{LAYER}/{prime}.png", paths, args))
+    results[-1]["startup_s"] = results[-1]["startup_s"] or time.perf_counter() - t0
+
+    python, versions = ensure_peer_venv()
+    if python is None:
+        notes.append(f"terracotta and TiTiler could not be installed: {versions}")
+    else:
+        notes.append(f"peers: {versions}")
+        bindir = python.parent
+        db = WORK / "terracotta.sqlite"
+        if db.exists():
+            db.unlink()
+        tc_data = WORK / "terracotta-data"  # terracotta keys are alphanumeric: link the COG as power.tif
+        tc_data.mkdir(exist_ok=True)
+        (tc_data / "power.tif").unlink(missing_ok=True)
+        (tc_data / "power.tif").symlink_to(cog)
+        subprocess.run([str(bindir / "terracotta"), "ingest", str(tc_data / "{name}.tif"), "-o", str(db)],
+                       check=True, capture_output=True)
+        stretch = f"[{VALUE_RANGE[0]},{VALUE_RANGE[1]}]"
+        proc = start([str(bindir / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port + 1}", "--log-level", "warning",
+                      "terracotta.server.app:app"], {"TC_DRIVER_PATH": str(db)}, WORK / "terracotta.log")
+        base = f"http://127.0.0.1:{port + 1}"
+        query = f"?colormap=viridis&stretch_range={stretch}"
+        paths = [f"/singleband/power/{t.z}/{t.x}/{t.y}.png{query}" for t in tiles]
+        results.append(measure("terracotta (gunicorn, 2 workers)", proc, base, "/keys",
+                               f"/singleband/power/{prime}.png{query}", paths, args))
+
+        query = f"?url={cog}&rescale={VALUE_RANGE[0]},{VALUE_RANGE[1]}&colormap_name=viridis"
+        proc = start([str(bindir / "gunicorn"), "-w", "2", "-k", "uvicorn.workers.UvicornWorker", "-b",
+                      f"127.0.0.1:{port + 2}", "--log-level", "warning", "titiler.application.main:app"],
+                     {}, WORK / "titiler.log")
+        base = f"http://127.0.0.1:{port + 2}"
+        paths = [f"/cog/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png{query}" for t in tiles]
+        results.append(measure("TiTiler (gunicorn + uvicorn, 2 workers)", proc, base, "/healthz",
+                               f"/cog/tiles/WebMercatorQuad/{prime}.png{query}", paths, args))
+
+    report = render(results, len(tiles), args, notes)
+    print(report)
+    (WORK / "tiles.json").write_text(json.dumps(results, indent=1))
+    if args.write:
+        write_section(HERE / "RESULTS.md", report)
+
+
+def render(results: list[dict], ntiles: int, args: argparse.Namespace, notes: list[str]) -> str:
+    lines = [
+        "## Tiles",
+        "",
+        "Command: `/work/main/.venv/bin/python /work/main/benchmarks/bench_tiles.py --write` "
+        f"(wrk, 2 threads, {args.connections} connections, loopback).",
+        f"Machine: {machine()}.",
+        f"Input: `{LAYER}`, float32 COG, 1000 x 1000 cells of 100 m (UTM 49N), NaN outside the sites' reach; "
+        f"{ntiles} distinct PNG tiles at zooms 8-13 (every tile over the layer), shuffled with seed {SEED}. "
+        "Cold = fresh server, one priming tile outside the list, each tile once; "
+        f"warm = the list {args.warm_rounds} more times.",
+        "covgap's start-up precomputes the layer (read, colour, one reprojection to the web-mercator grid) "
+        "in a background thread; its startup time is process start to first answer.",
+        "",
+        "| server | start-up s | cold tiles/s | cold p50 ms | cold p99 ms | warm tiles/s | warm p50 ms | warm p99 ms "
+        "| non-2xx |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        c, w = r["cold"], r["warm"]
+        lines.append(f"| {r['name']} | {r['startup_s']:.2f} | {c['tiles_per_s']:.0f} | {c['p50_us'] / 1e3:.1f} | "
+                     f"{c['p99_us'] / 1e3:.1f} | {w['tiles_per_s']:.0f} | {w['p50_us'] / 1e3:.1f} | "
+                     f"{w['p99_us'] / 1e3:.1f} | {c['non2xx'] + w['non2xx'] + c['errors'] + w['errors']} |")
+    if len(results) > 1:
+        ours = results[0]
+        lines.append("")
+        for peer in results[1:]:
+            lines.append(f"- covgap / {peer['name'].split(' ')[0]}: cold "
+                         f"{ours['cold']['tiles_per_s'] / peer['cold']['tiles_per_s']:.1f}x, warm "
+                         f"{ours['warm']['tiles_per_s'] / peer['warm']['tiles_per_s']:.1f}x tiles/s.")
+    lines += [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace (or append) the "## Tiles" section, leaving other sections alone."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, l in enumerate(lines) if l.strip() == "## Tiles"), None)
+    if start is None:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        text = "".join(lines[:start]) + section + ("\n" if end < len(lines) else "") + "".join(lines[end:])
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

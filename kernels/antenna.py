@@ -1,0 +1,72 @@
+"""Base-station antenna pattern: the element pattern of 3GPP TR 38.901 Table 7.3-1.
+
+With theta the zenith angle and phi the azimuth off boresight (degrees)::
+
+    A_V = -min(12 ((theta - 90 - tilt) / theta_3dB)^2, SLA_V)
+    A_H = -min(12 (phi / phi_3dB)^2, A_m)
+    G   = G_max - min(-(A_V + A_H), A_m)
+
+38.901 fixes theta_3dB = phi_3dB = 65 deg, SLA_V = 30 dB, A_m = 30 dB and
+G_max = 8 dBi for one element; here they are parameters so that a whole
+sector panel (narrow vertical beam, its own front-to-back ratio) is
+described the same way. Downtilt is ``electrical + mechanical * cos(phi)``:
+mechanical tilt leans the whole antenna, so it lowers the beam in front and
+raises it behind. An omni antenna has no horizontal term.
+"""
+
+import math
+
+from covgap.kernels.jit import ngjit
+
+
+@ngjit
+def wrap_degrees(angle):
+    """Wrap an angle in degrees to [-180, 180)."""
+    return (angle + 180.0) % 360.0 - 180.0
+
+
+@ngjit
+def antenna_gain_db(
+    off_azimuth_deg,
+    depression_deg,
+    omni,
+    h_beamwidth_deg,
+    front_to_back_db,
+    v_beamwidth_deg,
+    sidelobe_db,
+    mech_tilt_deg,
+    elec_tilt_deg,
+    gain_dbi,
+):
+    """Gain (dBi) towards a direction, TR 38.901 Table 7.3-1 element form.
+
+    Parameters
+    ----------
+    off_azimuth_deg : float
+        Azimuth of the direction minus the antenna azimuth (degrees, any range).
+    depression_deg : float
+        Angle of the direction below the horizontal (degrees; 90 - theta).
+    omni : bool
+        True for an omnidirectional antenna (no horizontal pattern).
+    h_beamwidth_deg, v_beamwidth_deg : float
+        Horizontal and vertical 3 dB beamwidths (degrees, > 0).
+    front_to_back_db : float
+        Maximum attenuation A_m (dB), also the floor of the combined pattern.
+    sidelobe_db : float
+        Vertical side-lobe level SLA_V (dB).
+    mech_tilt_deg, elec_tilt_deg : float
+        Mechanical and electrical downtilt (degrees, positive down).
+    gain_dbi : float
+        Boresight gain G_max (dBi).
+    """
+    if omni:
+        tilt = elec_tilt_deg + mech_tilt_deg
+        a_h = 0.0
+    else:
+        phi = wrap_degrees(off_azimuth_deg)
+        tilt = elec_tilt_deg + mech_tilt_deg * math.cos(math.radians(phi))
+        x = phi / h_beamwidth_deg
+        a_h = min(12.0 * x * x, front_to_back_db)
+    y = (depression_deg - tilt) / v_beamwidth_deg
+    a_v = min(12.0 * y * y, sidelobe_db)
+    return gain_dbi - min(a_v + a_h, front_to_back_db)

@@ -1,0 +1,1026 @@
+"""Longley-Rice Irregular Terrain Model (ITM), NTIA reference v1.4, in Numba.
+
+A line-by-line port of NTIA's C++ reference implementation (GitHub
+``NTIA/itm``, v1.4; a work of the US Government). Function names follow the
+reference (``FindHorizons`` -> :func:`find_horizons`, ...), every array is
+float64 and every kernel is pure: no global or static state, so all of them
+may be called from inside ``prange`` loops.
+
+Terrain profiles are passed as ``z`` (float64, ``n_int + 1`` elevations in
+metres, transmitter first) plus ``n_int`` (number of intervals) and ``xi``
+(interval length, m) instead of NTIA's ``pfl`` array (``pfl[0] = n_int``,
+``pfl[1] = xi``, ``pfl[i + 2] = z[i]``).
+
+Intermediate values are written into a float64 array of length
+:data:`N_INTER` indexed by the ``INTER_*`` constants. Return codes and
+warning flags are NTIA's (see ``RC_*`` and ``WARN_*``).
+"""
+
+import math
+
+import numpy as np
+
+from covgap.kernels.jit import ngjit
+
+# --- constants of the reference -------------------------------------------
+PI = 3.1415926535897932384
+SQRT2 = math.sqrt(2.0)
+A_0_M = 6370e3
+A_9000_M = 9000e3
+THIRD = 1.0 / 3.0
+
+#: ``mode`` argument of the diffraction calculation
+MODE_P2P = 0
+MODE_AREA = 1
+
+#: Mode of propagation (intermediate value)
+PROPMODE_NOT_SET = 0
+PROPMODE_LINE_OF_SIGHT = 1
+PROPMODE_DIFFRACTION = 2
+PROPMODE_TROPOSCATTER = 3
+
+#: Mode of variability (``mdvar`` modulo 10; +10 no location, +20 no situation variability)
+MDVAR_SINGLE_MESSAGE = 0
+MDVAR_ACCIDENTAL = 1
+MDVAR_MOBILE = 2
+MDVAR_BROADCAST = 3
+
+POLARIZATION_HORIZONTAL = 0
+POLARIZATION_VERTICAL = 1
+
+SITING_RANDOM = 0
+SITING_CAREFUL = 1
+SITING_VERY_CAREFUL = 2
+
+# --- return codes ----------------------------------------------------------
+RC_SUCCESS = 0
+RC_SUCCESS_WITH_WARNINGS = 1
+RC_TX_TERMINAL_HEIGHT = 1000
+RC_RX_TERMINAL_HEIGHT = 1001
+RC_INVALID_RADIO_CLIMATE = 1002
+RC_INVALID_TIME = 1003
+RC_INVALID_LOCATION = 1004
+RC_INVALID_SITUATION = 1005
+RC_INVALID_CONFIDENCE = 1006
+RC_INVALID_RELIABILITY = 1007
+RC_REFRACTIVITY = 1008
+RC_FREQUENCY = 1009
+RC_POLARIZATION = 1010
+RC_EPSILON = 1011
+RC_SIGMA = 1012
+RC_GROUND_IMPEDANCE = 1013
+RC_MDVAR = 1014
+RC_EFFECTIVE_EARTH = 1016
+RC_PATH_DISTANCE = 1017
+RC_DELTA_H = 1018
+RC_TX_SITING_CRITERIA = 1019
+RC_RX_SITING_CRITERIA = 1020
+RC_SURFACE_REFRACTIVITY_SMALL = 1021
+RC_SURFACE_REFRACTIVITY_LARGE = 1022
+
+# --- warning flags ---------------------------------------------------------
+WARN_TX_TERMINAL_HEIGHT = 0x0001
+WARN_RX_TERMINAL_HEIGHT = 0x0002
+WARN_FREQUENCY = 0x0004
+WARN_PATH_DISTANCE_TOO_BIG_1 = 0x0008
+WARN_PATH_DISTANCE_TOO_BIG_2 = 0x0010
+WARN_PATH_DISTANCE_TOO_SMALL_1 = 0x0020
+WARN_PATH_DISTANCE_TOO_SMALL_2 = 0x0040
+WARN_TX_HORIZON_ANGLE = 0x0080
+WARN_RX_HORIZON_ANGLE = 0x0100
+WARN_TX_HORIZON_DISTANCE_1 = 0x0200
+WARN_RX_HORIZON_DISTANCE_1 = 0x0400
+WARN_TX_HORIZON_DISTANCE_2 = 0x0800
+WARN_RX_HORIZON_DISTANCE_2 = 0x1000
+WARN_EXTREME_VARIABILITIES = 0x2000
+WARN_SURFACE_REFRACTIVITY = 0x4000
+
+# --- intermediate values ---------------------------------------------------
+INTER_THETA_HZN_TX = 0
+INTER_THETA_HZN_RX = 1
+INTER_D_HZN_TX_M = 2
+INTER_D_HZN_RX_M = 3
+INTER_H_E_TX_M = 4
+INTER_H_E_RX_M = 5
+INTER_N_S = 6
+INTER_DELTA_H_M = 7
+INTER_A_REF_DB = 8
+INTER_A_FS_DB = 9
+INTER_D_KM = 10
+INTER_MODE = 11
+N_INTER = 12
+
+#: Length of the scratch buffer :func:`compute_delta_h` needs.
+DELTA_H_SCRATCH = 247 + 245
+
+# --- variability tables ([Algorithm, Table 5.1], TN101 fig. 10.13) ---------
+ALL_YEAR = np.array(
+    [
+        [-9.67, -0.62, 1.26, -9.21, -0.62, -0.39, 3.15],
+        [12.7, 9.19, 15.5, 9.05, 9.19, 2.86, 857.9],
+        [144.9e3, 228.9e3, 262.6e3, 84.1e3, 228.9e3, 141.7e3, 2222.0e3],
+        [190.3e3, 205.2e3, 185.2e3, 101.1e3, 205.2e3, 315.9e3, 164.8e3],
+        [133.8e3, 143.6e3, 99.8e3, 98.6e3, 143.6e3, 167.4e3, 116.3e3],
+    ]
+)
+BSM1 = np.array([2.13, 2.66, 6.11, 1.98, 2.68, 6.86, 8.51])
+BSM2 = np.array([159.5, 7.67, 6.65, 13.11, 7.16, 10.38, 169.8])
+XSM1 = np.array([762.2e3, 100.4e3, 138.2e3, 139.1e3, 93.7e3, 187.8e3, 609.8e3])
+XSM2 = np.array([123.6e3, 172.5e3, 242.2e3, 132.7e3, 186.8e3, 169.6e3, 119.9e3])
+XSM3 = np.array([94.5e3, 136.4e3, 178.6e3, 193.5e3, 133.5e3, 108.9e3, 106.6e3])
+BSP1 = np.array([2.11, 6.87, 10.08, 3.68, 4.75, 8.58, 8.43])
+BSP2 = np.array([102.3, 15.53, 9.60, 159.3, 8.12, 13.97, 8.19])
+XSP1 = np.array([636.9e3, 138.7e3, 165.3e3, 464.4e3, 93.2e3, 216.0e3, 136.2e3])
+XSP2 = np.array([134.8e3, 143.7e3, 225.7e3, 93.1e3, 135.9e3, 152.0e3, 188.5e3])
+XSP3 = np.array([95.6e3, 98.6e3, 129.7e3, 94.2e3, 113.4e3, 122.7e3, 122.9e3])
+C_D = np.array([1.224, 0.801, 1.380, 1.000, 1.224, 1.518, 1.518])
+Z_D = np.array([1.282, 2.161, 1.282, 20.0, 1.282, 1.282, 1.282])
+BFM1 = np.array([1.0, 1.0, 1.0, 1.0, 0.92, 1.0, 1.0])
+BFM2 = np.array([0.0, 0.0, 0.0, 0.0, 0.25, 0.0, 0.0])
+BFM3 = np.array([0.0, 0.0, 0.0, 0.0, 1.77, 0.0, 0.0])
+BFP1 = np.array([1.0, 0.93, 1.0, 0.93, 0.93, 1.0, 1.0])
+BFP2 = np.array([0.0, 0.31, 0.0, 0.19, 0.31, 0.0, 0.0])
+BFP3 = np.array([0.0, 2.00, 0.0, 1.79, 2.00, 0.0, 0.0])
+H0_A = np.array([25.0, 80.0, 177.0, 395.0, 705.0])
+H0_B = np.array([24.0, 45.0, 68.0, 80.0, 105.0])
+_NO_PREFIX = np.empty(0)
+
+
+@ngjit
+def _fdim(a, b):
+    return a - b if a > b else 0.0
+
+
+# =============================================================================
+# Small helper functions
+# =============================================================================
+
+
+@ngjit
+def free_space_loss(d_m, f_mhz):
+    """Free-space basic transmission loss (dB) at ``d_m`` metres."""
+    return 32.45 + 20.0 * math.log10(f_mhz) + 20.0 * math.log10(d_m / 1000.0)
+
+
+@ngjit
+def terrain_roughness(d_m, delta_h_m):
+    """``delta_h(d)`` [ERL 79-ITS 67, Eqn 3], metres."""
+    return delta_h_m * (1.0 - 0.8 * math.exp(-d_m / 50e3))
+
+
+@ngjit
+def sigma_h_function(delta_h_m):
+    """RMS terrain deviation in the first Fresnel zone [ERL 79-ITS 67, 3.6a]."""
+    return 0.78 * delta_h_m * math.exp(-0.5 * delta_h_m**0.25)
+
+
+@ngjit
+def fresnel_integral(v2):
+    """Knife-edge loss ``A(v, 0)`` (dB) from ``v2 = v**2``."""
+    if v2 < 5.76:
+        return 6.02 + 9.11 * math.sqrt(v2) - 1.27 * v2
+    return 12.953 + 10.0 * math.log10(v2)
+
+
+@ngjit
+def inverse_ccdf(q):
+    """Inverse complementary normal CDF, Abramowitz & Stegun 26.2.23."""
+    x = q
+    if q > 0.5:
+        x = 1.0 - x
+    t_x = math.sqrt(-2.0 * math.log(x))
+    zeta_x = ((0.010328 * t_x + 0.802853) * t_x + 2.515516) / (
+        ((0.001308 * t_x + 0.189269) * t_x + 1.432788) * t_x + 1.0
+    )
+    q_q = t_x - zeta_x
+    if q > 0.5:
+        q_q = -q_q
+    return q_q
+
+
+@ngjit
+def h0_curve(j, r):
+    """Curve fit ``H_01(r, j)`` (dB), [Algorithm, 6.13]."""
+    return 10.0 * math.log10(1.0 + H0_A[j] * (1.0 / r) ** 4 + H0_B[j] * (1.0 / r) ** 2)
+
+
+@ngjit
+def h0_function(r, eta_s):
+    """Troposcatter frequency gain function ``H_0`` (dB) [TN101v1, 9.2]."""
+    eta_s = min(max(eta_s, 1.0), 5.0)
+    i = int(eta_s)
+    q = eta_s - i
+    result = h0_curve(i - 1, r)
+    if q != 0.0:
+        result = (1.0 - q) * result + q * h0_curve(i, r)
+    return result
+
+
+@ngjit
+def f_function(td):
+    """Troposcatter attenuation function ``F(theta * d)`` (dB)."""
+    if td <= 10e3:
+        return 133.4 + 0.332e-3 * td + -10.0 * math.log10(td)
+    if td <= 70e3:
+        return 104.6 + 0.212e-3 * td + -2.5 * math.log10(td)
+    return 71.8 + 0.157e-3 * td + 5.0 * math.log10(td)
+
+
+@ngjit
+def height_function(x_km, k):
+    """Smooth-earth height-gain function ``F(x, K)`` (dB)."""
+    if x_km < 200.0:
+        w = -math.log(k)
+        if k < 1e-5 or x_km * w**3 > 5495.0:
+            result = -117.0
+            if x_km > 1.0:
+                result = 17.372 * math.log(x_km) + result
+        else:
+            result = 2.5e-5 * x_km**2 / k - 8.686 * w - 15.0
+    else:
+        result = 0.05751 * x_km - 4.343 * math.log(x_km)
+        if x_km < 2000.0:
+            w = 0.0134 * x_km * math.exp(-0.005 * x_km)
+            result = (1.0 - w) * result + w * (17.372 * math.log(x_km) - 117.0)
+    return result
+
+
+# =============================================================================
+# Terrain profile analysis
+# =============================================================================
+
+
+@ngjit
+def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
+    """Least-squares line through ``z`` between two distances.
+
+    Parameters
+    ----------
+    z : float64 (n_int + 1,)
+        Elevations at spacing ``xi``.
+    n_int : int
+        Number of intervals.
+    xi : float
+        Spacing, m.
+    d_start, d_end : float
+        Distances (m) bounding the fit.
+
+    Returns
+    -------
+    (fit_y1, fit_y2) : fitted heights at the two ends of the profile.
+    """
+    i_start = int(_fdim(d_start / xi, 0.0))
+    i_end = n_int - int(_fdim(float(n_int), d_end / xi))
+    if i_end <= i_start:
+        i_start = int(_fdim(float(i_start), 1.0))
+        i_end = n_int - int(_fdim(float(n_int), i_end + 1.0))
+    x_length = float(i_end - i_start)
+    mid = -0.5 * x_length
+    mid_end = i_end + mid
+    sum_y = 0.5 * (z[i_start] + z[i_end])
+    scaled = 0.5 * (z[i_start] - z[i_end]) * mid
+    i = i_start
+    for _ in range(2, int(x_length) + 1):
+        i += 1
+        mid += 1.0
+        sum_y += z[i]
+        scaled += z[i] * mid
+    sum_y = sum_y / x_length
+    scaled = scaled * 12.0 / ((x_length * x_length + 2.0) * x_length)
+    return sum_y - scaled * mid_end, sum_y + scaled * (n_int - mid_end)
+
+
+@ngjit
+def _select(a, lo, hi, k):
+    """Move the k-th smallest of ``a[lo:hi + 1]`` to ``a[k]`` (quickselect); return it.
+
+    Afterwards ``a[lo:k] <= a[k] <= a[k + 1:hi + 1]``, as ``std::nth_element``.
+    """
+    while hi > lo:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@ngjit
+def deciles(v, n, k):
+    """The k-th largest and k-th smallest of ``v[:n]`` (2k <= n); reorders ``v``."""
+    largest = _select(v, 0, n - 1, n - k)
+    smallest = _select(v, 0, n - k - 1, k - 1)
+    return largest, smallest
+
+
+@ngjit
+def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch):
+    """Terrain irregularity parameter ``delta_h`` (m) between two distances.
+
+    ``scratch`` is float64 of length >= :data:`DELTA_H_SCRATCH`.
+    """
+    x_start = d_start_m / xi
+    x_end = d_end_m / xi
+    if x_end - x_start < 2.0:
+        return 0.0
+    p10 = int(0.1 * (x_end - x_start + 8.0))
+    p10 = min(max(4, p10), 25)
+    n = 10 * p10 - 5
+    np_s = float(n - 1)
+    s = scratch[0:n]
+    diffs = scratch[247 : 247 + n]
+    x_end = (x_end - x_start) / np_s
+    i = int(x_start)
+    x_start -= float(i + 1.0)
+    for j in range(n):
+        if x_start > 0.0 and i + 1 < n_int:
+            # NTIA decrements x_start one by one; x - (k - 1) is exact
+            # for x >= k - 1 >= 0, so this matches bit for bit.
+            k = min(int(math.ceil(x_start)), n_int - 1 - i)
+            if k > 1:
+                x_start -= float(k - 1)
+            x_start -= 1.0
+            i += k
+        s[j] = z[i + 1] + (z[i + 1] - z[i]) * x_start
+        x_start += x_end
+    fit_y1, fit_y2 = linear_least_squares_fit(s, n - 1, 1.0, 0.0, np_s)
+    fit_y2 = (fit_y2 - fit_y1) / np_s
+    for j in range(n):
+        diffs[j] = s[j] - fit_y1
+        fit_y1 += fit_y2
+    q10, q90 = deciles(diffs, n, p10)
+    # NTIA's q90 is the (p90 + 1)-th largest, i.e. the p10-th smallest
+    delta_h_d = q10 - q90
+    return delta_h_d / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3))
+
+
+@ngjit
+def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
+    """Terminal horizon angles (rad) and distances (m) over a profile.
+
+    Returns ``(theta_tx, theta_rx, d_hzn_tx, d_hzn_rx)``.
+    """
+    d_m = n_int * xi
+    z_tx = z[0] + h_tx_m
+    z_rx = z[n_int] + h_rx_m
+    theta_tx_h = (z_rx - z_tx) / d_m - d_m / (2.0 * a_e_m)
+    theta_rx_h = -(z_rx - z_tx) / d_m - d_m / (2.0 * a_e_m)
+    d_tx_h = d_m
+    d_rx_h = d_m
+    d_tx = 0.0
+    d_rx = d_m
+    for i in range(1, n_int):
+        d_tx = d_tx + xi
+        d_rx = d_rx - xi
+        theta_tx = (z[i] - z_tx) / d_tx - d_tx / (2.0 * a_e_m)
+        theta_rx = -(z_rx - z[i]) / d_rx - d_rx / (2.0 * a_e_m)
+        if theta_tx > theta_tx_h:
+            theta_tx_h = theta_tx
+            d_tx_h = d_tx
+        if theta_rx > theta_rx_h:
+            theta_rx_h = theta_rx
+            d_rx_h = d_rx
+    return theta_tx_h, theta_rx_h, d_tx_h, d_rx_h
+
+
+@ngjit
+def effective_curvature(h_sys_m, n_0):
+    """Effective earth curvature ``gamma_e`` (1/m) and ``N_s`` at height ``h_sys_m``."""
+    if h_sys_m == 0.0:
+        n_s = n_0
+    else:
+        n_s = n_0 * math.exp(-h_sys_m / 9460.0)
+    return 157e-9 * (1.0 - 0.04665 * math.exp(n_s / 179.3)), n_s
+
+
+@ngjit
+def initialize_point_to_point(f_mhz, h_sys_m, n_0, pol, epsilon, sigma):
+    """Ground impedance ``Z_g``, effective curvature ``gamma_e`` and ``N_s``."""
+    gamma_e, n_s = effective_curvature(h_sys_m, n_0)
+    ep_r = complex(epsilon, 18000.0 * sigma / f_mhz)
+    z_g = np.sqrt(ep_r - 1.0)
+    if pol == POLARIZATION_VERTICAL:
+        z_g = z_g / ep_r
+    return z_g, gamma_e, n_s
+
+
+@ngjit
+def _horizon_distance(h_e, a_e, delta_h):
+    return math.sqrt(2.0 * h_e * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(h_e, 5.0)))
+
+
+@ngjit
+def linear_least_squares_fit_prefix(z, n_int, xi, d_start, d_end, s0, s1):
+    """:func:`linear_least_squares_fit` in O(1) from prefix sums.
+
+    ``s0[i] = sum(z[:i])`` and ``s1[i] = sum(p * z[p] for p < i)``; the
+    index range is chosen exactly as in the plain fit, only the order of
+    the additions differs (results agree to ~1e-9 m).
+    """
+    i_start = int(_fdim(d_start / xi, 0.0))
+    i_end = n_int - int(_fdim(float(n_int), d_end / xi))
+    if i_end <= i_start:
+        i_start = int(_fdim(float(i_start), 1.0))
+        i_end = n_int - int(_fdim(float(n_int), i_end + 1.0))
+    x_length = float(i_end - i_start)
+    mid = -0.5 * x_length
+    mid_end = i_end + mid
+    inner0 = 0.0
+    inner1 = 0.0
+    if i_end - i_start >= 2:
+        inner0 = s0[i_end] - s0[i_start + 1]
+        inner1 = (s1[i_end] - s1[i_start + 1]) - (i_start - mid) * inner0
+    sum_y = 0.5 * (z[i_start] + z[i_end]) + inner0
+    scaled = 0.5 * (z[i_start] - z[i_end]) * mid + inner1
+    sum_y = sum_y / x_length
+    scaled = scaled * 12.0 / ((x_length * x_length + 2.0) * x_length)
+    return sum_y - scaled * mid_end, sum_y + scaled * (n_int - mid_end)
+
+
+@ngjit
+def _fit(z, n_int, xi, d_start, d_end, s0, s1):
+    if s0.shape[0] == 0:
+        return linear_least_squares_fit(z, n_int, xi, d_start, d_end)
+    return linear_least_squares_fit_prefix(z, n_int, xi, d_start, d_end, s0, s1)
+
+
+@ngjit
+def finish_quick_pfl(z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, delta_h, s0, s1):
+    """Effective heights and (LOS paths) smoothed horizons, second half of QuickPfl.
+
+    ``s0``, ``s1``: prefix sums for :func:`linear_least_squares_fit_prefix`,
+    or empty arrays for the plain (NTIA order) fit. Returns
+    ``(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx)``.
+    """
+    d_m = n_int * xi
+    d_start = min(15.0 * h_tx, 0.1 * dh_tx)
+    d_end = d_m - min(15.0 * h_rx, 0.1 * dh_rx)
+    if dh_tx + dh_rx > 1.5 * d_m:
+        fit_tx, fit_rx = _fit(z, n_int, xi, d_start, d_end, s0, s1)
+        he_tx = h_tx + _fdim(z[0], fit_tx)
+        he_rx = h_rx + _fdim(z[n_int], fit_rx)
+        dh_tx = _horizon_distance(he_tx, a_e, delta_h)
+        dh_rx = _horizon_distance(he_rx, a_e, delta_h)
+        comb = dh_tx + dh_rx
+        if comb <= d_m:
+            q = (d_m / comb) ** 2
+            he_tx = he_tx * q
+            dh_tx = _horizon_distance(he_tx, a_e, delta_h)
+            he_rx = he_rx * q
+            dh_rx = _horizon_distance(he_rx, a_e, delta_h)
+        q = math.sqrt(2.0 * he_tx * a_e)
+        th_tx = (0.65 * delta_h * (q / dh_tx - 1.0) - 2.0 * he_tx) / q
+        q = math.sqrt(2.0 * he_rx * a_e)
+        th_rx = (0.65 * delta_h * (q / dh_rx - 1.0) - 2.0 * he_rx) / q
+    else:
+        fit_tx, _ = _fit(z, n_int, xi, d_start, 0.9 * dh_tx, s0, s1)
+        he_tx = h_tx + _fdim(z[0], fit_tx)
+        _, fit_rx = _fit(z, n_int, xi, d_m - 0.9 * dh_rx, d_end, s0, s1)
+        he_rx = h_rx + _fdim(z[n_int], fit_rx)
+    return th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx
+
+
+@ngjit
+def delta_h_of_profile(z, n_int, xi, h_tx, h_rx, dh_tx, dh_rx, scratch):
+    """``delta_h`` over the part of the profile QuickPfl considers."""
+    d_m = n_int * xi
+    d_start = min(15.0 * h_tx, 0.1 * dh_tx)
+    d_end = d_m - min(15.0 * h_rx, 0.1 * dh_rx)
+    return compute_delta_h(z, n_int, xi, d_start, d_end, scratch)
+
+
+# =============================================================================
+# Propagation losses
+# =============================================================================
+
+
+@ngjit
+def knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx):
+    """Double knife-edge diffraction loss (dB)."""
+    d_ml = dh_tx + dh_rx
+    theta_nlos = d_m / a_e - theta_los
+    d_nlos = d_m - d_ml
+    v_1 = 0.0795775 * (f_mhz / 47.7) * theta_nlos**2 * dh_tx * d_nlos / (d_nlos + dh_tx)
+    v_2 = 0.0795775 * (f_mhz / 47.7) * theta_nlos**2 * dh_rx * d_nlos / (d_nlos + dh_rx)
+    return fresnel_integral(v_1) + fresnel_integral(v_2)
+
+
+@ngjit
+def smooth_earth_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx, he_tx, he_rx, abs_z_g):
+    """Vogler three-radii smooth-earth diffraction loss (dB)."""
+    theta_nlos = d_m / a_e - theta_los
+    d_ml = dh_tx + dh_rx
+    a0 = (d_m - d_ml) / (d_m / a_e - theta_los)
+    a1 = 0.5 * dh_tx**2 / he_tx
+    a2 = 0.5 * dh_rx**2 / he_rx
+    dk0 = (a0 * theta_nlos) / 1000.0
+    dk1 = dh_tx / 1000.0
+    dk2 = dh_rx / 1000.0
+    f_third = f_mhz**THIRD
+    f_mthird = f_mhz ** (-THIRD)
+    c0 = ((4.0 / 3.0) * A_0_M / a0) ** THIRD
+    c1 = ((4.0 / 3.0) * A_0_M / a1) ** THIRD
+    c2 = ((4.0 / 3.0) * A_0_M / a2) ** THIRD
+    k0 = 0.017778 * c0 * f_mthird / abs_z_g
+    k1 = 0.017778 * c1 * f_mthird / abs_z_g
+    k2 = 0.017778 * c2 * f_mthird / abs_z_g
+    x1 = (1.607 - k1) * c1**2 * f_third * dk1
+    x2 = (1.607 - k2) * c2**2 * f_third * dk2
+    x0 = (1.607 - k0) * c0**2 * f_third * dk0 + x1 + x2
+    g_x = 0.05751 * x0 - 10.0 * math.log10(x0)
+    return g_x - height_function(x1, k1) - height_function(x2, k2) - 20.0
+
+
+@ngjit
+def diffraction_loss(d_m, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
+                     mode, theta_los, d_sml, f_mhz):
+    """Weighted smooth-earth / knife-edge diffraction loss plus clutter (dB)."""
+    a_k = knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx)
+    a_se = smooth_earth_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx, he_tx, he_rx, abs_z_g)
+    sigma_h_d = sigma_h_function(terrain_roughness(d_sml, delta_h))
+    a_fo = min(15.0, 5.0 * math.log10(1.0 + 1e-5 * h_tx * h_rx * f_mhz * sigma_h_d))
+    delta_h_d = terrain_roughness(d_m, delta_h)
+    q = h_tx * h_rx
+    qk = he_tx * he_rx - q
+    if mode == MODE_P2P:
+        q += 10.0
+    term1 = math.sqrt(1.0 + qk / q)
+    d_ml = dh_tx + dh_rx
+    q = (term1 + (-theta_los * a_e + d_ml) / d_m) * min(delta_h_d * f_mhz / 47.7, 6283.2)
+    w = 25.1 / (25.1 + math.sqrt(q))
+    return w * a_se + (1.0 - w) * a_k + a_fo
+
+
+@ngjit
+def line_of_sight_loss(d_m, he_tx, he_rx, z_g, delta_h, m_d, a_d0, d_sml, f_mhz):
+    """Two-ray / extended-diffraction loss in the line-of-sight region (dB)."""
+    sigma_h_d = sigma_h_function(terrain_roughness(d_m, delta_h))
+    wn = f_mhz / 47.7
+    sin_psi = (he_tx + he_rx) / math.sqrt(d_m**2 + (he_tx + he_rx) ** 2)
+    r_e = (sin_psi - z_g) / (sin_psi + z_g) * math.exp(-min(10.0, wn * sigma_h_d * sin_psi))
+    q = r_e.real**2 + r_e.imag**2
+    if q < 0.25 or q < sin_psi:
+        r_e = r_e * math.sqrt(sin_psi / q)
+    delta_phi = wn * 2.0 * he_tx * he_rx / d_m
+    if delta_phi > PI / 2.0:
+        delta_phi = PI - (PI / 2.0) ** 2 / delta_phi
+    rr = complex(math.cos(delta_phi), -math.sin(delta_phi)) + r_e
+    a_t = -10.0 * math.log10(rr.real**2 + rr.imag**2)
+    a_d = m_d * d_m + a_d0
+    w = 1.0 / (1.0 + f_mhz * delta_h / max(10e3, d_sml))
+    return w * a_t + (1.0 - w) * a_d
+
+
+@ngjit
+def troposcatter_loss(d_m, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los, h0):
+    """Troposcatter loss (dB); returns ``(loss, h0)`` with the updated ``H_0``."""
+    wn = f_mhz / 47.7
+    if h0 > 15.0:
+        h_0 = h0
+    else:
+        ad = dh_tx - dh_rx
+        rr = he_rx / he_tx
+        if ad < 0.0:
+            ad = -ad
+            rr = 1.0 / rr
+        theta = th_tx + th_rx + d_m / a_e
+        r_1 = 2.0 * wn * theta * he_tx
+        r_2 = 2.0 * wn * theta * he_rx
+        if r_1 < 0.2 and r_2 < 0.2:
+            return 1001.0, h0
+        s = (d_m - ad) / (d_m + ad)
+        q = min(max(0.1, rr / s), 10.0)
+        s = max(0.1, s)
+        h_0_m = (d_m - ad) * (d_m + ad) * theta * 0.25 / d_m
+        eta_s = (h_0_m / 1.7556e3) * (
+            1.0
+            + (0.031 - n_s * 2.32e-3 + n_s**2 * 5.67e-6)
+            * math.exp(-(min(1.7, h_0_m / 8.0e3) ** 6))
+        )
+        h_00 = (h0_function(r_1, eta_s) + h0_function(r_2, eta_s)) / 2.0
+        delta_h_0 = min(h_00, 6.0 * (0.6 - math.log10(max(eta_s, 1.0))) * math.log10(s) * math.log10(q))
+        h_0 = h_00 + delta_h_0
+        h_0 = max(h_0, 0.0)
+        if eta_s < 1.0:
+            h_0 = eta_s * h_0 + (1.0 - eta_s) * 10.0 * math.log10(
+                ((1.0 + SQRT2 / r_1) * (1.0 + SQRT2 / r_2)) ** 2 * (r_1 + r_2) / (r_1 + r_2 + 2.0 * SQRT2)
+            )
+        if h_0 > 15.0 and h0 >= 0.0:
+            h_0 = h0
+    th = d_m / a_e - theta_los
+    loss = (
+        f_function(th * d_m)
+        + 10.0 * math.log10(wn * 47.7 * th**4)
+        - 0.1 * (n_s - 301.0) * math.exp(-th * d_m / 40e3)
+        + h_0
+    )
+    return loss, h_0
+
+
+@ngjit
+def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, n_s,
+                 delta_h, h_tx, h_rx, d_m, mode):
+    """Reference attenuation (dB) below free space.
+
+    Returns ``(A_ref_db, warnings, propmode, return_code)``.
+    """
+    warnings = 0
+    a_e = 1.0 / gamma_e
+    ds_tx = math.sqrt(2.0 * he_tx * a_e)
+    ds_rx = math.sqrt(2.0 * he_rx * a_e)
+    d_sml = ds_tx + ds_rx
+    d_ml = dh_tx + dh_rx
+    theta_los = -max(th_tx + th_rx, -d_ml / a_e)
+    if abs(th_tx) > 200e-3:
+        warnings |= WARN_TX_HORIZON_ANGLE
+    if abs(th_rx) > 200e-3:
+        warnings |= WARN_RX_HORIZON_ANGLE
+    if dh_tx < 0.1 * ds_tx:
+        warnings |= WARN_TX_HORIZON_DISTANCE_1
+    if dh_rx < 0.1 * ds_rx:
+        warnings |= WARN_RX_HORIZON_DISTANCE_1
+    if dh_tx > 3.0 * ds_tx:
+        warnings |= WARN_TX_HORIZON_DISTANCE_2
+    if dh_rx > 3.0 * ds_rx:
+        warnings |= WARN_RX_HORIZON_DISTANCE_2
+    if n_s < 150:
+        return 0.0, warnings, PROPMODE_NOT_SET, RC_SURFACE_REFRACTIVITY_SMALL
+    if n_s > 400:
+        return 0.0, warnings, PROPMODE_NOT_SET, RC_SURFACE_REFRACTIVITY_LARGE
+    if n_s < 250:
+        warnings |= WARN_SURFACE_REFRACTIVITY
+    if a_e < 4000000 or a_e > 13333333:
+        return 0.0, warnings, PROPMODE_NOT_SET, RC_EFFECTIVE_EARTH
+    if z_g.real <= abs(z_g.imag):
+        return 0.0, warnings, PROPMODE_NOT_SET, RC_GROUND_IMPEDANCE
+    abs_z_g = abs(z_g)
+    scale = (a_e**2 / f_mhz) ** THIRD
+    d_3 = max(d_sml, d_ml + 5.0 * scale)
+    d_4 = d_3 + 10.0 * scale
+    a_3 = diffraction_loss(d_3, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
+                           mode, theta_los, d_sml, f_mhz)
+    a_4 = diffraction_loss(d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
+                           mode, theta_los, d_sml, f_mhz)
+    m_d = (a_4 - a_3) / (d_4 - d_3)
+    a_d0 = a_3 - m_d * d_3
+    d_min = abs(he_tx - he_rx) / 200e-3
+    if d_m < d_min:
+        warnings |= WARN_PATH_DISTANCE_TOO_SMALL_1
+    if d_m < 1e3:
+        warnings |= WARN_PATH_DISTANCE_TOO_SMALL_2
+    if d_m > 1000e3:
+        warnings |= WARN_PATH_DISTANCE_TOO_BIG_1
+    if d_m > 2000e3:
+        warnings |= WARN_PATH_DISTANCE_TOO_BIG_2
+    if d_m < d_sml:
+        a_sml = d_sml * m_d + a_d0
+        d_0 = 0.04 * f_mhz * he_tx * he_rx
+        if a_d0 >= 0.0:
+            d_0 = min(d_0, 0.5 * d_ml)
+            d_1 = d_0 + 0.25 * (d_ml - d_0)
+        else:
+            d_1 = max(-a_d0 / m_d, 0.25 * d_ml)
+        a_1 = line_of_sight_loss(d_1, he_tx, he_rx, z_g, delta_h, m_d, a_d0, d_sml, f_mhz)
+        flag = False
+        k_1 = 0.0
+        k_2 = 0.0
+        if d_0 < d_1:
+            a_0 = line_of_sight_loss(d_0, he_tx, he_rx, z_g, delta_h, m_d, a_d0, d_sml, f_mhz)
+            q = math.log(d_sml / d_0)
+            k_2 = max(
+                0.0,
+                ((d_sml - d_0) * (a_1 - a_0) - (d_1 - d_0) * (a_sml - a_0))
+                / ((d_sml - d_0) * math.log(d_1 / d_0) - (d_1 - d_0) * q),
+            )
+            flag = a_d0 > 0.0 or k_2 > 0.0
+            if flag:
+                k_1 = (a_sml - a_0 - k_2 * q) / (d_sml - d_0)
+                if k_1 < 0.0:
+                    k_1 = 0.0
+                    k_2 = _fdim(a_sml, a_0) / q
+                    if k_2 == 0.0:
+                        k_1 = m_d
+        if not flag:
+            k_1 = _fdim(a_sml, a_1) / (d_sml - d_1)
+            k_2 = 0.0
+            if k_1 == 0.0:
+                k_1 = m_d
+        a_o = a_sml - k_1 * d_sml - k_2 * math.log(d_sml)
+        a_ref = a_o + k_1 * d_m + k_2 * math.log(d_m)
+        propmode = PROPMODE_LINE_OF_SIGHT
+    else:
+        d_5 = d_ml + 200e3
+        d_6 = d_ml + 400e3
+        a_6, h0 = troposcatter_loss(d_6, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los, -1.0)
+        a_5, h0 = troposcatter_loss(d_5, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los, h0)
+        if a_5 < 1000.0:
+            m_s = (a_6 - a_5) / 200e3
+            d_x = max(
+                max(d_sml, d_ml + 1.088 * scale * math.log(f_mhz)),
+                (a_5 - a_d0 - m_s * d_5) / (m_d - m_s),
+            )
+            a_s0 = (m_d - m_s) * d_x + a_d0
+        else:
+            m_s = m_d
+            a_s0 = a_d0
+            d_x = 10e6
+        if d_m > d_x:
+            a_ref = m_s * d_m + a_s0
+            propmode = PROPMODE_TROPOSCATTER
+        else:
+            a_ref = m_d * d_m + a_d0
+            propmode = PROPMODE_DIFFRACTION
+    a_ref = max(a_ref, 0.0)
+    return a_ref, warnings, propmode, RC_SUCCESS
+
+
+@ngjit
+def _curve(c1, c2, x1, x2, x3, d_e):
+    return (c1 + c2 / (1.0 + ((d_e - x2) / x3) ** 2)) * ((d_e / x1) ** 2) / (1.0 + ((d_e / x1) ** 2))
+
+
+@ngjit
+def variability(time, location, situation, he_tx, he_rx, delta_h, f_mhz, d_m, a_ref, climate, mdvar):
+    """Variability adjustment; returns ``(A_ref - V_med - Y_R - Y_S, warnings)``.
+
+    ``time``, ``location``, ``situation`` are percentages (0, 100).
+    """
+    warnings = 0
+    z_t = inverse_ccdf(time / 100.0)
+    z_l = inverse_ccdf(location / 100.0)
+    z_s = inverse_ccdf(situation / 100.0)
+    c = climate - 1
+    wn = f_mhz / 47.7
+    d_ex = (
+        math.sqrt(2.0 * A_9000_M * he_tx)
+        + math.sqrt(2.0 * A_9000_M * he_rx)
+        + (575.7e12 / wn) ** THIRD
+    )
+    if d_m < d_ex:
+        d_e = 130e3 * d_m / d_ex
+    else:
+        d_e = 130e3 + d_m - d_ex
+    md = mdvar
+    plus20 = md >= 20
+    if plus20:
+        md -= 20
+    if plus20:
+        sigma_s = 0.0
+    else:
+        sigma_s = 5.0 + 3.0 * math.exp(-d_e / 100e3)
+    plus10 = md >= 10
+    if plus10:
+        md -= 10
+    v_med = _curve(ALL_YEAR[0, c], ALL_YEAR[1, c], ALL_YEAR[2, c], ALL_YEAR[3, c], ALL_YEAR[4, c], d_e)
+    if md == MDVAR_SINGLE_MESSAGE:
+        z_t = z_s
+        z_l = z_s
+    elif md == MDVAR_ACCIDENTAL:
+        z_l = z_s
+    elif md == MDVAR_MOBILE:
+        z_l = z_t
+    if abs(z_t) > 3.10 or abs(z_l) > 3.10 or abs(z_s) > 3.10:
+        warnings |= WARN_EXTREME_VARIABILITIES
+    if plus10:
+        sigma_l = 0.0
+    else:
+        delta_h_d = terrain_roughness(d_m, delta_h)
+        sigma_l = 10.0 * wn * delta_h_d / (wn * delta_h_d + 13.0)
+    y_l = sigma_l * z_l
+    q = math.log(0.133 * wn)
+    g_minus = BFM1[c] + BFM2[c] / ((BFM3[c] * q) ** 2 + 1.0)
+    g_plus = BFP1[c] + BFP2[c] / ((BFP3[c] * q) ** 2 + 1.0)
+    sigma_t_minus = _curve(BSM1[c], BSM2[c], XSM1[c], XSM2[c], XSM3[c], d_e) * g_minus
+    sigma_t_plus = _curve(BSP1[c], BSP2[c], XSP1[c], XSP2[c], XSP3[c], d_e) * g_plus
+    sigma_td = C_D[c] * sigma_t_plus
+    tgtd = (sigma_t_plus - sigma_td) * Z_D[c]
+    if z_t < 0.0:
+        sigma_t = sigma_t_minus
+    elif z_t <= Z_D[c]:
+        sigma_t = sigma_t_plus
+    else:
+        sigma_t = sigma_td + tgtd / z_t
+    y_t = sigma_t * z_t
+    y_s_temp = sigma_s**2 + y_t**2 / (7.8 + z_s**2) + y_l**2 / (24.0 + z_s**2)
+    if md == MDVAR_SINGLE_MESSAGE:
+        y_r = 0.0
+        y_s = math.sqrt(sigma_t**2 + sigma_l**2 + y_s_temp) * z_s
+    elif md == MDVAR_ACCIDENTAL:
+        y_r = y_t
+        y_s = math.sqrt(sigma_l**2 + y_s_temp) * z_s
+    elif md == MDVAR_MOBILE:
+        y_r = math.sqrt(sigma_t**2 + sigma_l**2) * z_t
+        y_s = math.sqrt(y_s_temp) * z_s
+    else:
+        y_r = y_t + y_l
+        y_s = math.sqrt(y_s_temp) * z_s
+    result = a_ref - v_med - y_r - y_s
+    if result < 0.0:
+        result = result * (29.0 - result) / (29.0 - 10.0 * result)
+    return result, warnings
+
+
+@ngjit
+def validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz, pol, epsilon, sigma, mdvar):
+    """NTIA's ValidateInputs; returns ``(return_code, warnings)``."""
+    warnings = 0
+    if h_tx < 1.0 or h_tx > 1000.0:
+        warnings |= WARN_TX_TERMINAL_HEIGHT
+    if h_tx < 0.5 or h_tx > 3000.0:
+        return RC_TX_TERMINAL_HEIGHT, warnings
+    if h_rx < 1.0 or h_rx > 1000.0:
+        warnings |= WARN_RX_TERMINAL_HEIGHT
+    if h_rx < 0.5 or h_rx > 3000.0:
+        return RC_RX_TERMINAL_HEIGHT, warnings
+    if climate < 1 or climate > 7:
+        return RC_INVALID_RADIO_CLIMATE, warnings
+    if n_0 < 250 or n_0 > 400:
+        return RC_REFRACTIVITY, warnings
+    if f_mhz < 40.0 or f_mhz > 10000.0:
+        warnings |= WARN_FREQUENCY
+    if f_mhz < 20 or f_mhz > 20000:
+        return RC_FREQUENCY, warnings
+    if pol != POLARIZATION_HORIZONTAL and pol != POLARIZATION_VERTICAL:
+        return RC_POLARIZATION, warnings
+    if epsilon < 1:
+        return RC_EPSILON, warnings
+    if sigma <= 0:
+        return RC_SIGMA, warnings
+    if mdvar < 0 or (3 < mdvar < 10) or (13 < mdvar < 20) or (23 < mdvar < 30) or mdvar > 33:
+        return RC_MDVAR, warnings
+    if situation <= 0 or situation >= 100:
+        return RC_INVALID_SITUATION, warnings
+    if time <= 0 or time >= 100:
+        return RC_INVALID_TIME, warnings
+    if location <= 0 or location >= 100:
+        return RC_INVALID_LOCATION, warnings
+    return RC_SUCCESS, warnings
+
+
+@ngjit
+def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s, gamma_e, z_g,
+                       f_mhz, h_tx, h_rx, climate, mdvar, time, location, situation, mode, inter):
+    """Basic transmission loss (dB) from the path geometry: LongleyRice + Variability.
+
+    Shared by point-to-point, area and the site sweep. Fills ``inter``
+    (float64, :data:`N_INTER`) and returns ``(A_db, warnings, return_code)``.
+    """
+    a_ref, warnings, propmode, rc = longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx,
+                                                 gamma_e, n_s, delta_h, h_tx, h_rx, d_m, mode)
+    inter[INTER_THETA_HZN_TX] = th_tx
+    inter[INTER_THETA_HZN_RX] = th_rx
+    inter[INTER_D_HZN_TX_M] = dh_tx
+    inter[INTER_D_HZN_RX_M] = dh_rx
+    inter[INTER_H_E_TX_M] = he_tx
+    inter[INTER_H_E_RX_M] = he_rx
+    inter[INTER_N_S] = n_s
+    inter[INTER_DELTA_H_M] = delta_h
+    inter[INTER_D_KM] = d_m / 1000.0
+    if rc != RC_SUCCESS:
+        return math.nan, warnings, rc
+    a_fs = free_space_loss(d_m, f_mhz)
+    v, w2 = variability(time, location, situation, he_tx, he_rx, delta_h, f_mhz, d_m, a_ref, climate, mdvar)
+    warnings |= w2
+    inter[INTER_A_REF_DB] = a_ref
+    inter[INTER_A_FS_DB] = a_fs
+    inter[INTER_MODE] = propmode
+    return v + a_fs, warnings, rc
+
+
+@ngjit
+def profile_mean_height(z, n_int):
+    """Mean path height (m) ignoring the first and last 10 % (NTIA's ``h_sys``)."""
+    p10 = int(0.1 * n_int)
+    h_sys = 0.0
+    for i in range(p10, n_int - p10 + 1):
+        h_sys += z[i]
+    return h_sys / (n_int - 2 * p10 + 1)
+
+
+@ngjit
+def itm_p2p_tls(z, n_int, xi, h_tx, h_rx, climate, n_0, f_mhz, pol, epsilon, sigma, mdvar,
+                time, location, situation, inter):
+    """ITM point-to-point mode, time/location/situation variability.
+
+    Parameters
+    ----------
+    z : float64 (n_int + 1,)
+        Terrain elevations (m), transmitter first, spacing ``xi`` (m).
+    n_int : int
+        Number of intervals (>= 1).
+    xi : float
+        Interval length, m.
+    h_tx, h_rx : float
+        Structural antenna heights above ground, m.
+    climate, n_0, f_mhz, pol, epsilon, sigma, mdvar, time, location, situation
+        As NTIA's ``ITM_P2P_TLS``.
+    inter : float64 (N_INTER,)
+        Receives the intermediate values.
+
+    Returns
+    -------
+    (A_db, warnings, return_code) : basic transmission loss (dB, NaN on
+    error), warning flags, NTIA return code (0, 1 or an error >= 1000).
+    """
+    for i in range(N_INTER):
+        inter[i] = math.nan
+    rc, warnings = validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz,
+                                   pol, epsilon, sigma, mdvar)
+    if rc != RC_SUCCESS:
+        return math.nan, warnings, rc
+    h_sys = profile_mean_height(z, n_int)
+    z_g, gamma_e, n_s = initialize_point_to_point(f_mhz, h_sys, n_0, pol, epsilon, sigma)
+    a_e = 1.0 / gamma_e
+    th_tx, th_rx, dh_tx, dh_rx = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
+    scratch = np.empty(DELTA_H_SCRATCH)
+    delta_h = delta_h_of_profile(z, n_int, xi, h_tx, h_rx, dh_tx, dh_rx, scratch)
+    th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx = finish_quick_pfl(
+        z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, delta_h, _NO_PREFIX, _NO_PREFIX
+    )
+    d_m = n_int * xi
+    a_db, w2, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s,
+                                      gamma_e, z_g, f_mhz, h_tx, h_rx, climate, mdvar, time,
+                                      location, situation, MODE_P2P, inter)
+    warnings |= w2
+    if rc == RC_SUCCESS and warnings != 0:
+        rc = RC_SUCCESS_WITH_WARNINGS
+    return a_db, warnings, rc
+
+
+@ngjit
+def initialize_area(site_tx, site_rx, gamma_e, delta_h, h_tx, h_rx):
+    """Effective heights, horizon distances and angles for area mode.
+
+    Returns ``(he_tx, he_rx, dh_tx, dh_rx, th_tx, th_rx)``.
+    """
+    he = np.empty(2)
+    dh = np.empty(2)
+    th = np.empty(2)
+    for i in range(2):
+        site = site_tx if i == 0 else site_rx
+        h = h_tx if i == 0 else h_rx
+        if site == SITING_RANDOM:
+            he[i] = h
+        else:
+            b = 4.0 if site == SITING_CAREFUL else 9.0
+            if h < 5.0:
+                b = b * math.sin(0.1 * PI * h)
+            he[i] = h + (1.0 + b) * math.exp(-min(20.0, 2.0 * h / max(1e-3, delta_h)))
+        d_ls = math.sqrt(2.0 * he[i] / gamma_e)
+        dh[i] = d_ls * math.exp(-0.07 * math.sqrt(delta_h / max(he[i], 5.0)))
+        th[i] = (0.65 * delta_h * (d_ls / dh[i] - 1.0) - 2.0 * he[i]) / d_ls
+    return he[0], he[1], dh[0], dh[1], th[0], th[1]
+
+
+@ngjit
+def itm_area_tls(h_tx, h_rx, site_tx, site_rx, d_km, delta_h, climate, n_0, f_mhz, pol, epsilon,
+                 sigma, mdvar, time, location, situation, inter):
+    """ITM area mode, time/location/situation variability (NTIA ``ITM_AREA_TLS``).
+
+    Returns ``(A_db, warnings, return_code)`` and fills ``inter``.
+    """
+    for i in range(N_INTER):
+        inter[i] = math.nan
+    rc, warnings = validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz,
+                                   pol, epsilon, sigma, mdvar)
+    if rc != RC_SUCCESS:
+        return math.nan, warnings, rc
+    if d_km <= 0:
+        return math.nan, warnings, RC_PATH_DISTANCE
+    if delta_h < 0:
+        return math.nan, warnings, RC_DELTA_H
+    if site_tx < 0 or site_tx > 2:
+        return math.nan, warnings, RC_TX_SITING_CRITERIA
+    if site_rx < 0 or site_rx > 2:
+        return math.nan, warnings, RC_RX_SITING_CRITERIA
+    z_g, gamma_e, n_s = initialize_point_to_point(f_mhz, 0.0, n_0, pol, epsilon, sigma)
+    he_tx, he_rx, dh_tx, dh_rx, th_tx, th_rx = initialize_area(site_tx, site_rx, gamma_e, delta_h, h_tx, h_rx)
+    d_m = d_km * 1000.0
+    a_db, w2, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s,
+                                      gamma_e, z_g, f_mhz, h_tx, h_rx, climate, mdvar, time,
+                                      location, situation, MODE_AREA, inter)
+    warnings |= w2
+    inter[INTER_D_KM] = d_km
+    if rc == RC_SUCCESS and warnings != 0:
+        rc = RC_SUCCESS_WITH_WARNINGS
+    return a_db, warnings, rc

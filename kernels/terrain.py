@@ -1,0 +1,595 @@
+"""Radial terrain sweeps from a transmitter: line of sight and diffraction.
+
+Geometry
+--------
+The grid around a site is split into four sides (east, north, west, south).
+On a side, ``u >= 1`` counts cells away from the site along the side's axis
+and ``v`` across it; the side owns the cells with ``-u < v <= u``, so every
+cell but the site's own belongs to exactly one side. A side of half-width
+``R`` cells is swept by ``2 R`` rays, ray ``k`` (``-R < k <= R``) running
+through ``v = k u / R``. At each column ``u`` a ray samples the terrain by
+linear interpolation between the two cells it passes, and it *owns* the one
+cell whose centre is nearest to it (``round(v R / u) == k``): exactly one
+ray owns each cell, so rays can run in parallel, each writing only its own
+cells. A ray carries its horizon (the steepest elevation angle seen so far)
+and, when diffraction is asked for, the upper convex hull of its terrain
+profile, so each cell costs O(1) (line of sight) or O(log n) (diffraction)
+instead of O(profile length). The whole sweep touches about twice the
+cells inside the radius.
+
+Heights are taken in the transmitter's frame with Earth curvature folded in:
+``z' = z - d^2 / (2 k a)``. In that frame radio rays are straight lines, so
+"visible" is ``slope(rx) >= max slope(terrain in between)``.
+
+Diffraction
+-----------
+Where the terrain blocks the line of sight, the loss is ITU-R P.526-15's
+single knife-edge J(v) at the Bullington equivalent edge (sect. 4.5.2: the
+crossing of the steepest ray from the transmitter with the steepest ray
+from the receiver) or, optionally, Deygout's construction with up to three
+edges (principal edge, then one edge on each side). Both use only hull
+vertices, which is exact for Bullington and, for Deygout, takes each edge
+as the vertex highest above its sub-path. Unobstructed paths get no
+diffraction loss: partial Fresnel-zone clearance over open ground is part of
+what the empirical base models already fit.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from covgap.kernels.antenna import antenna_gain_db
+from covgap.kernels.bestserver import add_power
+from covgap.kernels.jit import ngjit, pjit
+
+#: Small per-step helpers are inlined into the sweep loops at Numba IR level.
+_inline = njit(cache=True, nogil=True, inline="always")
+from covgap.kernels.pathloss import (
+    EARTH_RADIUS_M,
+    SPEED_OF_LIGHT_M_S,
+    knife_edge_db,
+    path_loss_db,
+)
+
+#: Values of :func:`line_of_sight`'s output.
+INVISIBLE = 0
+VISIBLE = 1
+OUT_OF_RANGE = 255
+
+#: Diffraction modes.
+NO_DIFFRACTION = 0
+BULLINGTON = 1
+DEYGOUT = 2
+
+# Columns of the per-site parameter matrix given to :func:`sweep_sites`.
+S_ROW = 0  # row of the site's cell
+S_COL = 1  # column of the site's cell
+S_HEIGHT = 2  # antenna height above ground (m)
+S_FREQ = 3  # carrier frequency (MHz)
+S_POWER = 4  # metric power at boresight minus boresight gain (dBm - dBi)
+S_MODEL = 5  # path-loss model id (covgap.kernels.pathloss)
+S_ENV = 6  # environment id
+S_DIFFRACTION = 7  # NO_DIFFRACTION, BULLINGTON or DEYGOUT
+S_OMNI = 8  # 1 omni, 0 sector
+S_AZIMUTH = 9  # antenna azimuth (degrees clockwise from grid north)
+S_HBW = 10  # horizontal 3 dB beamwidth (degrees)
+S_VBW = 11  # vertical 3 dB beamwidth (degrees)
+S_FTB = 12  # front-to-back ratio A_m (dB)
+S_SLA = 13  # vertical side-lobe level SLA_V (dB)
+S_MECH_TILT = 14  # mechanical downtilt (degrees)
+S_ELEC_TILT = 15  # electrical downtilt (degrees)
+S_GAIN = 16  # boresight gain (dBi)
+S_RADIUS = 17  # radius (m) the site is computed out to
+N_SITE_FIELDS = 18
+
+
+@ngjit
+def _side_axes(side):
+    """Grid steps ``(drow_u, dcol_u, drow_v, dcol_v)`` of a side's u and v axes."""
+    if side == 0:  # east
+        return 0, 1, -1, 0
+    if side == 1:  # north
+        return -1, 0, 0, -1
+    if side == 2:  # west
+        return 0, -1, 1, 0
+    return 1, 0, 0, 1  # south
+
+
+@ngjit
+def _side_lengths(height, width, row0, col0, radius_cells):
+    """Number of columns ``u`` each side's rays walk (bounded by grid and radius)."""
+    lengths = np.empty(4, np.int64)
+    lengths[0] = min(radius_cells, width - 1 - col0)
+    lengths[1] = min(radius_cells, row0)
+    lengths[2] = min(radius_cells, col0)
+    lengths[3] = min(radius_cells, height - 1 - row0)
+    for s in range(4):
+        lengths[s] = max(lengths[s], 0)
+    return lengths
+
+
+#: Rays swept together by one parallel task; on the north and south sides the
+#: task walks its rays column by column so that memory is read along rows.
+BLOCK_RAYS = 32
+#: Sentinel of "this ray owns no cell in this column".
+_NONE = -(1 << 40)
+
+
+@ngjit
+def _blocks(lengths):
+    """Start of each side's blocks in the flat block numbering (5 entries)."""
+    starts = np.zeros(5, np.int64)
+    for side in range(4):
+        starts[side + 1] = starts[side] + (2 * lengths[side] + BLOCK_RAYS - 1) // BLOCK_RAYS
+    return starts
+
+
+@ngjit
+def _block_of(b, starts, lengths):
+    """Side, first and last ray number k of the b-th block."""
+    side = 0
+    while b >= starts[side + 1]:
+        side += 1
+    big_r = lengths[side]
+    k_first = -big_r + 1 + (b - starts[side]) * BLOCK_RAYS
+    k_last = min(k_first + BLOCK_RAYS - 1, big_r)
+    return side, k_first, k_last
+
+
+@ngjit
+def _cross_limits(side, height, width, row0, col0):
+    """Range (vmin, vmax) of the cross offset v that stays on the grid."""
+    if side == 0:
+        return row0 - (height - 1), row0
+    if side == 1:
+        return col0 - (width - 1), col0
+    if side == 2:
+        return -row0, height - 1 - row0
+    return -col0, width - 1 - col0
+
+
+@ngjit
+def _ray_end(k, big_r, vmin, vmax):
+    """Last column u where one of ray k's sample cells, floor(k u / R) and the next, is on the grid."""
+    if k > 0:
+        return min(big_r, ((vmax + 1) * big_r - 1) // k)
+    if k < 0:
+        return min(big_r, ((1 - vmin) * big_r) // (-k))
+    return big_r
+
+
+@_inline
+def _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax):
+    """Where ray k crosses column u: terrain height and the cross offset of the cell it owns.
+
+    ``flat`` is the raveled DEM, ``base`` the site's flat index, ``su``/``sv``
+    the flat steps of the u and v axes. The height interpolates linearly
+    between the two cells the ray passes between. The offset is
+    :data:`_NONE` when the ray owns no cell in this column (or it is off the grid).
+    """
+    num = k * u
+    v0 = int(math.floor(num * inv_r))  # floor(num / R) without an integer division
+    rem = num - v0 * big_r
+    if rem < 0:
+        v0 -= 1
+        rem += big_r
+    elif rem >= big_r:
+        v0 += 1
+        rem -= big_r
+    a = base + u * su + v0 * sv
+    if v0 < vmin:  # only the upper cell is on the grid
+        z = flat[a + sv]
+    else:
+        z = flat[a]
+        if rem != 0 and v0 < vmax:
+            z += (rem * inv_r) * (flat[a + sv] - z)
+    j = v0 + 1 if 2 * rem >= big_r else v0
+    two_jr = 2 * j * big_r
+    if j > vmax or j < vmin or two_jr < (2 * k - 1) * u or two_jr >= (2 * k + 1) * u:
+        j = _NONE
+    return z, j
+
+
+@_inline
+def _los_visit(flat, out, base, su, sv, k, u, big_r, inv_r, vmin, vmax, horizon, z_tx, rx_height_m, cell2, inv_2ka,
+               r2max, inv_step, inv_u):
+    """Advance ray k to column u: classify its owned cell; return its new horizon slope."""
+    z, j = _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax)
+    if j != _NONE:
+        r2 = u * u + j * j
+        if r2 <= r2max:
+            d2 = r2 * cell2
+            c = base + u * su + j * sv
+            h_rx = flat[c] + rx_height_m - d2 * inv_2ka - z_tx
+            out[c] = VISIBLE if h_rx >= horizon * math.sqrt(d2) else INVISIBLE
+    dd = u * u * cell2 * (1.0 + (k * inv_r) ** 2)
+    return max(horizon, (z - dd * inv_2ka - z_tx) * (inv_u[u] * inv_step))
+
+
+@pjit
+def line_of_sight(dem, row0, col0, tx_height_m, rx_height_m, radius_m, cell_m, k_factor):
+    """Visibility of every cell within ``radius_m`` of a transmitter.
+
+    Parameters
+    ----------
+    dem : ndarray float32 (H, W)
+        Ground elevation (m), no NaN.
+    row0, col0 : int
+        The transmitter's cell.
+    tx_height_m, rx_height_m : float
+        Antenna heights above ground (m).
+    radius_m : float
+        Cells farther than this (centre to centre) are :data:`OUT_OF_RANGE`.
+    cell_m : float
+        Cell size (m).
+    k_factor : float
+        Effective Earth radius factor (``inf`` for a flat Earth).
+
+    Returns
+    -------
+    ndarray uint8 (H, W)
+        :data:`VISIBLE`, :data:`INVISIBLE` or :data:`OUT_OF_RANGE`.
+    """
+    height, width = dem.shape
+    out = np.full((height, width), OUT_OF_RANGE, np.uint8)
+    radius_cells = int(min(radius_m / cell_m, height + width))
+    lengths = _side_lengths(height, width, row0, col0, radius_cells)
+    starts = _blocks(lengths)
+    inv_2ka = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
+    z_tx = dem[row0, col0] + tx_height_m
+    r2max = (radius_m / cell_m) ** 2
+    out[row0, col0] = VISIBLE
+    inv_u = 1.0 / np.arange(radius_cells + 1).astype(np.float64)
+    flat = dem.ravel()
+    flat_out = out.ravel()
+    base = row0 * width + col0
+    cell2 = cell_m * cell_m
+    for b in prange(starts[4]):
+        side, k_first, k_last = _block_of(np.int64(b), starts, lengths)
+        big_r = lengths[side]
+        inv_r = 1.0 / big_r
+        drow_u, dcol_u, drow_v, dcol_v = _side_axes(side)
+        su = drow_u * width + dcol_u
+        sv = drow_v * width + dcol_v
+        vmin, vmax = _cross_limits(side, height, width, row0, col0)
+        n_k = k_last - k_first + 1
+        horizon = np.full(n_k, -np.inf)
+        ends = np.empty(n_k, np.int64)
+        inv_steps = np.empty(n_k)
+        for kl in range(n_k):
+            k = k_first + kl
+            ends[kl] = _ray_end(k, big_r, vmin, vmax)
+            inv_steps[kl] = 1.0 / (cell_m * math.sqrt(1.0 + (k / big_r) ** 2))
+        if side == 0 or side == 2:  # rays run along rows: one ray at a time
+            for kl in range(n_k):
+                h = -np.inf
+                for u in range(1, ends[kl] + 1):
+                    h = _los_visit(flat, flat_out, base, su, sv, k_first + kl, u, big_r, inv_r, vmin, vmax, h, z_tx,
+                                   rx_height_m, cell2, inv_2ka, r2max, inv_steps[kl], inv_u)
+        else:  # rays run across rows: all rays of the block one row at a time
+            for u in range(1, big_r + 1):
+                for kl in range(n_k):
+                    if u <= ends[kl]:
+                        horizon[kl] = _los_visit(flat, flat_out, base, su, sv, k_first + kl, u, big_r, inv_r, vmin, vmax,
+                                                 horizon[kl], z_tx, rx_height_m, cell2, inv_2ka, r2max, inv_steps[kl],
+                                                 inv_u)
+    return out
+
+
+@ngjit
+def _hull_push(hd, hh, n, d, h):
+    """Append (d, h) to an upper convex hull held in hd[:n], hh[:n]; return new n."""
+    while n >= 2:
+        # pop the last vertex while it lies on or below the chord to the new point
+        if (hh[n - 1] - hh[n - 2]) * (d - hd[n - 1]) <= (h - hh[n - 1]) * (hd[n - 1] - hd[n - 2]):
+            n -= 1
+        else:
+            break
+    hd[n] = d
+    hh[n] = h
+    return n + 1
+
+
+@ngjit
+def _hull_highest(hd, hh, lo, hi, slope):
+    """Vertex in [lo, hi] highest above lines of the given slope (concave chain)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if hh[mid + 1] - hh[mid] >= slope * (hd[mid + 1] - hd[mid]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@ngjit
+def _hull_tangent_tx(hd, hh, n):
+    """Hull vertex with the steepest slope seen from the origin (the transmitter)."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        # moving right helps while the next vertex is above the ray through mid
+        if hh[mid + 1] * hd[mid] >= hh[mid] * hd[mid + 1]:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@ngjit
+def _hull_tangent_rx(hd, hh, n, d, h):
+    """Hull vertex with the steepest slope seen back from the receiver at (d, h)."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        # slope seen from (d, h): (hh - h) / (d - hd); compare mid and mid + 1
+        if (hh[mid + 1] - h) * (d - hd[mid]) >= (hh[mid] - h) * (d - hd[mid + 1]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@ngjit
+def _edge_v(h, d1, d2, wavelength):
+    """Fresnel-Kirchhoff parameter v of an edge h metres above the path."""
+    return h * math.sqrt(2.0 * (d1 + d2) / (wavelength * d1 * d2))
+
+
+@ngjit
+def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode):
+    """Diffraction loss (dB) of an obstructed path from the profile hull.
+
+    Parameters
+    ----------
+    hd, hh : ndarray float64
+        Hull vertices: distance from the transmitter (m) and height (m) in
+        the transmitter's curvature-corrected frame (transmitter at 0).
+    n : int
+        Number of hull vertices.
+    horizon : float
+        Steepest slope from the transmitter over the profile.
+    d, h_rx : float
+        The receiver's distance (m) and antenna height (m) in the same frame.
+    wavelength : float
+        Wavelength (m).
+    mode : int
+        :data:`BULLINGTON` or :data:`DEYGOUT`.
+    """
+    s_tr = h_rx / d
+    if n == 0 or horizon <= s_tr:
+        return 0.0
+    t2 = _hull_tangent_rx(hd, hh, n, d, h_rx)
+    if mode == BULLINGTON:
+        s_rim = (hh[t2] - h_rx) / (d - hd[t2])
+        denom = horizon + s_rim
+        if denom <= 0.0:
+            return 0.0
+        d_b = (h_rx + s_rim * d) / denom
+        if d_b <= 0.0 or d_b >= d:
+            return 0.0
+        h_b = horizon * d_b - h_rx * d_b / d
+        return knife_edge_db(_edge_v(h_b, d_b, d - d_b, wavelength))
+    t1 = _hull_tangent_tx(hd, hh, n)
+    if t1 > t2:
+        t1 = t2
+    p = _hull_highest(hd, hh, t1, t2, s_tr)
+    loss = knife_edge_db(_edge_v(hh[p] - s_tr * hd[p], hd[p], d - hd[p], wavelength))
+    if p > t1:
+        s1 = hh[p] / hd[p]
+        q = _hull_highest(hd, hh, t1, p - 1, s1)
+        loss += knife_edge_db(_edge_v(hh[q] - s1 * hd[q], hd[q], hd[p] - hd[q], wavelength))
+    if p < t2:
+        s2 = (h_rx - hh[p]) / (d - hd[p])
+        q = _hull_highest(hd, hh, p + 1, t2, s2)
+        h_line = hh[p] + s2 * (hd[q] - hd[p])
+        loss += knife_edge_db(_edge_v(hh[q] - h_line, hd[q] - hd[p], d - hd[q], wavelength))
+    return loss
+
+
+@ngjit
+def _pattern(site, row0, col0, row, col, d, h_rx_frame, cell_m):
+    """Antenna gain (dBi) of a site towards a cell ``d`` metres away, ``h_rx_frame`` metres above the site's frame."""
+    east = (col - col0) * cell_m
+    north = (row0 - row) * cell_m
+    off_az = math.degrees(math.atan2(east, north)) - site[S_AZIMUTH]
+    depression = math.degrees(math.atan2(-h_rx_frame, d))
+    return antenna_gain_db(
+        off_az,
+        depression,
+        site[S_OMNI] != 0.0,
+        site[S_HBW],
+        site[S_FTB],
+        site[S_VBW],
+        site[S_SLA],
+        site[S_MECH_TILT],
+        site[S_ELEC_TILT],
+        site[S_GAIN],
+    )
+
+
+@ngjit
+def _cell_power(site, row0, col0, row, col, d, h_rx_frame, los, diff_db, rx_height_m, cell_m):
+    """Received metric power (dBm) at a cell from one site."""
+    loss = path_loss_db(
+        int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT], rx_height_m, los
+    ) + diff_db
+    return site[S_POWER] + _pattern(site, row0, col0, row, col, d, h_rx_frame, cell_m) - loss
+
+
+@ngjit
+def _field_visit(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax, horizon, n, hd, hh, z_tx, rx_height_m, cell_m,
+                 inv_2ka, r2max, inv_step, inv_u, site, index, row0, col0, axes, wavelength, mode,
+                 best, second, total, best_index, field_loss, field_diff, field_los, write_fields):
+    """Advance ray k to column u: model its owned cell; return its new horizon slope and hull size."""
+    z, j = _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax)
+    if j != _NONE:
+        r2 = u * u + j * j
+        if r2 <= r2max:
+            d2 = r2 * cell_m * cell_m
+            d = math.sqrt(d2)
+            h_rx = flat[base + u * su + j * sv] + rx_height_m - d2 * inv_2ka - z_tx
+            los = h_rx >= horizon * d
+            diff = 0.0
+            if not los and mode != NO_DIFFRACTION:
+                diff = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode)
+            drow_u, dcol_u, drow_v, dcol_v = axes
+            row = row0 + drow_u * u + drow_v * j
+            col = col0 + dcol_u * u + dcol_v * j
+            p = _cell_power(site, row0, col0, row, col, d, h_rx, los, diff, rx_height_m, cell_m)
+            if write_fields:
+                field_loss[row, col] = site[S_POWER] - p
+                field_diff[row, col] = diff
+                field_los[row, col] = VISIBLE if los else INVISIBLE
+            else:
+                add_power(best, second, total, best_index, row, col, p, index)
+    step = 1.0 / inv_step
+    d = u * step
+    h = z - d * d * inv_2ka - z_tx
+    if mode != NO_DIFFRACTION:
+        n = _hull_push(hd, hh, n, d, h)
+    return max(horizon, h * (inv_u[u] * inv_step)), n
+
+
+@pjit
+def _sweep_site(dem, site, index, rx_height_m, cell_m, k_factor, best, second, total, best_index,
+                field_loss, field_diff, field_los, write_fields):
+    """One site's radial sweep; folds its power into the state or writes its fields."""
+    height, width = dem.shape
+    row0 = int(site[S_ROW])
+    col0 = int(site[S_COL])
+    radius_m = site[S_RADIUS]
+    radius_cells = int(min(radius_m / cell_m, height + width))
+    lengths = _side_lengths(height, width, row0, col0, radius_cells)
+    starts = _blocks(lengths)
+    inv_2ka = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
+    z_tx = dem[row0, col0] + site[S_HEIGHT]
+    r2max = (radius_m / cell_m) ** 2
+    wavelength = SPEED_OF_LIGHT_M_S / (site[S_FREQ] * 1.0e6)
+    mode = int(site[S_DIFFRACTION])
+    cap = radius_cells + 1 if mode != NO_DIFFRACTION else 1
+    inv_u = 1.0 / np.arange(radius_cells + 1).astype(np.float64)
+    flat = dem.ravel()
+    base = row0 * width + col0
+    # the site's own cell
+    p = _cell_power(site, row0, col0, row0, col0, 0.0, rx_height_m - site[S_HEIGHT], True, 0.0, rx_height_m, cell_m)
+    if write_fields:
+        field_loss[row0, col0] = site[S_POWER] - p
+        field_diff[row0, col0] = 0.0
+        field_los[row0, col0] = VISIBLE
+    else:
+        add_power(best, second, total, best_index, row0, col0, p, index)
+    for b in prange(starts[4]):
+        side, k_first, k_last = _block_of(np.int64(b), starts, lengths)
+        big_r = lengths[side]
+        inv_r = 1.0 / big_r
+        axes = _side_axes(side)
+        drow_u, dcol_u, drow_v, dcol_v = axes
+        su = drow_u * width + dcol_u
+        sv = drow_v * width + dcol_v
+        vmin, vmax = _cross_limits(side, height, width, row0, col0)
+        n_k = k_last - k_first + 1
+        horizon = np.full(n_k, -np.inf)
+        counts = np.zeros(n_k, np.int64)
+        hd = np.empty((n_k, cap))
+        hh = np.empty((n_k, cap))
+        ends = np.empty(n_k, np.int64)
+        inv_steps = np.empty(n_k)
+        for kl in range(n_k):
+            k = k_first + kl
+            ends[kl] = _ray_end(k, big_r, vmin, vmax)
+            inv_steps[kl] = 1.0 / (cell_m * math.sqrt(1.0 + (k * inv_r) ** 2))
+        if side == 0 or side == 2:  # rays run along rows: one ray at a time
+            for kl in range(n_k):
+                h = -np.inf
+                n = 0
+                for u in range(1, ends[kl] + 1):
+                    h, n = _field_visit(
+                        flat, base, su, sv, k_first + kl, u, big_r, inv_r, vmin, vmax, h, n, hd[kl], hh[kl], z_tx,
+                        rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u, site, index, row0, col0, axes,
+                        wavelength, mode, best, second, total, best_index, field_loss, field_diff, field_los,
+                        write_fields,
+                    )
+        else:  # rays run across rows: all rays of the block one row at a time
+            for u in range(1, big_r + 1):
+                for kl in range(n_k):
+                    if u <= ends[kl]:
+                        horizon[kl], counts[kl] = _field_visit(
+                            flat, base, su, sv, k_first + kl, u, big_r, inv_r, vmin, vmax, horizon[kl], counts[kl],
+                            hd[kl], hh[kl], z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u, site,
+                            index, row0, col0, axes, wavelength, mode, best, second, total, best_index, field_loss,
+                            field_diff, field_los, write_fields,
+                        )
+
+
+@ngjit
+def sweep_sites(dem, sites, indices, rx_height_m, cell_m, k_factor, best, second, total, best_index):
+    """Fold every site's received power into a best-server state (in place).
+
+    Parameters
+    ----------
+    dem : ndarray float32 (H, W)
+        Ground elevation (m), no NaN.
+    sites : ndarray float64 (n, N_SITE_FIELDS)
+        One row per transmitter, columns ``S_*``.
+    indices : ndarray int32 (n,)
+        The server index recorded in ``best_index`` for each row of ``sites``.
+    rx_height_m, cell_m, k_factor : float
+        Receiver height (m), cell size (m), effective Earth radius factor.
+    best, second, total, best_index
+        The state of :func:`covgap.kernels.bestserver.new_state`.
+    """
+    dummy_f = np.empty((1, 1), np.float32)
+    dummy_u = np.empty((1, 1), np.uint8)
+    for i in range(sites.shape[0]):
+        _sweep_site(dem, sites[i], indices[i], rx_height_m, cell_m, k_factor, best, second, total, best_index,
+                    dummy_f, dummy_f, dummy_u, False)
+
+
+@ngjit
+def site_fields(dem, site, rx_height_m, cell_m, k_factor):
+    """One site's path loss, diffraction loss and line of sight on the grid.
+
+    ``loss`` (float32 dB, NaN beyond the radius) is the total loss from the
+    site's metric power to the received power, antenna pattern included
+    (``S_POWER - received``); ``diffraction`` (float32 dB) is its terrain
+    part; ``los`` is uint8 :data:`VISIBLE`/:data:`INVISIBLE`/:data:`OUT_OF_RANGE`.
+    """
+    height, width = dem.shape
+    loss = np.full((height, width), np.nan, np.float32)
+    diff = np.full((height, width), np.nan, np.float32)
+    los = np.full((height, width), OUT_OF_RANGE, np.uint8)
+    best = np.empty((1, 1), np.float32)
+    total = np.empty((1, 1), np.float64)
+    index = np.empty((1, 1), np.int32)
+    _sweep_site(dem, site, 0, rx_height_m, cell_m, k_factor, best, best, total, index, loss, diff, los, True)
+    return loss, diff, los
+
+
+@pjit
+def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, second, total, best_index):
+    """Fold a site's precomputed basic transmission loss grid into a best-server state.
+
+    For models computed elsewhere (ITM): adds the antenna pattern towards
+    each cell (elevation angle with Earth curvature) to ``site[S_POWER]``
+    and subtracts ``loss`` (float32 dB, NaN = not reached).
+    """
+    height, width = dem.shape
+    row0 = int(site[S_ROW])
+    col0 = int(site[S_COL])
+    inv_2ka = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
+    z_tx = dem[row0, col0] + site[S_HEIGHT]
+    for row in prange(height):
+        for col in range(width):
+            path = loss[row, col]
+            if math.isnan(path):
+                continue
+            dy = (row - row0) * cell_m
+            dx = (col - col0) * cell_m
+            d2 = dx * dx + dy * dy
+            h_rx = dem[row, col] + rx_height_m - d2 * inv_2ka - z_tx
+            gain = _pattern(site, row0, col0, row, col, math.sqrt(d2), h_rx, cell_m)
+            add_power(best, second, total, best_index, row, col, site[S_POWER] + gain - path, index)
