@@ -214,3 +214,71 @@ def demo(out: Path, host: str, port: int, no_serve: bool, overwrite: bool) -> No
     from covgap.tileserver.serve import serve as serve_directory
 
     serve_directory(out, host=host, port=port, threads=8)
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Output directory for the comparison.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the indicator differences as JSON on stdout.")
+@_run_command
+def compare(run_a: Path, run_b: Path, out: Path, overwrite: bool, quiet: bool, as_json: bool) -> None:
+    """Compare two runs: B minus A in every indicator, and delta layers.
+
+    RUN_A and RUN_B are directories written by `covgap run` on the same grid.
+    OUT becomes a run directory of its own (servable with `covgap serve`):
+    `coverage_change_<tech>` layers count the people per cell who gain (+) or
+    lose (-) coverage by at least that technology, and `summary.json` /
+    `indicators.csv` hold the differences.
+
+    Example:
+
+        covgap compare results/danang-today results/danang-2g3g-off --out results/delta
+    """
+    from covgap.compare import compare as compare_runs
+    from covgap.export import write_run
+    from covgap.statistics import indicators_rows
+
+    a_ds, a_ind, a_manifest = _read_run(run_a)
+    b_ds, b_ind, b_manifest = _read_run(run_b)
+    difference, delta = compare_runs(a_ds, a_ind, b_ds, b_ind)
+    delta = delta.assign(elevation=a_ds["elevation"], hillshade=a_ds["hillshade"])
+    name = f"{a_manifest['name']}-vs-{b_manifest['name']}"
+    reporter = _Reporter(quiet)
+    with reporter.files(f"  writing {out.name}", len(delta.data_vars) + 4) as tick:
+        write_run(
+            out,
+            delta,
+            name=name,
+            title=f"{b_manifest['title']} compared with {a_manifest['title']}",
+            metadata={**a_manifest.get("metadata", {}), "compared": [str(run_a), str(run_b)]},
+            indicators=difference,
+            tables={"indicators": indicators_rows(difference)},
+            overwrite=overwrite,
+            progress=tick,
+        )
+    if as_json:
+        click.echo(json.dumps({"name": name, "out": str(out), "difference": difference}, indent=2))
+    elif not quiet:
+        click.echo(f"{name}: {out}")
+
+
+def _read_run(run_dir: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The Dataset, indicators and manifest of a run directory."""
+    import xarray as xr
+
+    from covgap.errors import InputFileError
+
+    files = {name: run_dir / name for name in ("dataset.nc", "summary.json", "manifest.json")}
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        raise InputFileError(f"{run_dir} is not a covgap run directory: {missing[0]} is missing")
+    try:
+        dataset = xr.open_dataset(files["dataset.nc"], engine="h5netcdf", decode_coords="all").load()
+        summary = json.loads(files["summary.json"].read_text(encoding="utf-8"))
+        manifest = json.loads(files["manifest.json"].read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{run_dir}: cannot read the run ({exc})") from None
+    return dataset, summary, manifest

@@ -269,7 +269,7 @@ def _templates(sites: pd.DataFrame, scenario: Scenario, grid: AnalysisGrid) -> d
         for name, da in signal.data_vars.items():
             out[str(name)] = {"dtype": da.dtype.name, "attrs": dict(da.attrs)}
     tiny = AnalysisGrid(grid.crs, Affine(res, 0.0, 0.0, 0.0, -res, 0.0), 2, 2)
-    urb = urbanisation.urbanisation(tiny.dataarray(np.zeros((2, 2), np.float32), "population", "people", "population"))
+    urb = urbanisation.degree_of_urbanisation(tiny.dataarray(np.zeros((2, 2), np.float32), "population", "people", "population"))
     out["urbanisation"] = {"dtype": urb.dtype.name, "attrs": dict(urb.attrs)}
     return out
 
@@ -629,9 +629,9 @@ def _compute_chunk(plan: _Plan, chunk: Chunk, folder: Path) -> dict[str, Any]:
                           **{k: v for k, v in template["attrs"].items() if k not in ("units", "long_name")})
 
     ds = xr.Dataset({"elevation": elevation, "hillshade": shade, "population": population})
-    ds = ds.merge(signal)
+    ds = ds.assign(signal.data_vars)
     ds["urbanisation"] = urb
-    ds = ds.merge(layers.gap_layers(ds))
+    ds = ds.assign(layers.gap_layers(ds).data_vars)
 
     meta = []
     for name in ds.data_vars:
@@ -865,9 +865,7 @@ def _indicators(plan: _Plan, results: dict[str, dict[str, Any]]) -> dict[str, An
         names = statistics.rasterize_areas(scenario.inputs.boundaries, AnalysisGrid(row.crs, row.transform, 1, 1),
                                            name_field=scenario.inputs.boundaries_name_field).names
         areas = statistics.AdminAreas(layer(unique[:, 1].astype(np.int32), "admin_area"), names)
-    out = statistics.indicators(ds, operators=operators or None, areas=areas)
-    out["scenario"] = {"name": scenario.name, "title": scenario.title}
-    return out
+    return {"scenario": {"name": scenario.name, "title": scenario.title}, **statistics.indicators(ds, operators=operators, areas=areas)}
 
 
 # --------------------------------------------------------------------- outputs
@@ -1035,10 +1033,15 @@ def run_chunked(
             _gather(c, cogs, "outputs", progress)
             grid = layout.grid
             _write_json(tmp / "summary.json", indicators)
-            _write_csv(tmp / "indicators.csv", statistics.indicators_rows(indicators))
+            files: dict[str, str] = {}
+            tables = {"indicators": statistics.indicators_rows(indicators), "gap_clusters": clusters.cluster_rows(found)}
+            for stem, rows in tables.items():
+                _write_csv(tmp / f"{stem}.csv", rows)
+                files[f"{stem}_csv"] = f"{stem}.csv"
             extras = {"gap_clusters": clusters.to_geojson(found), "sites": _sites_geojson(plan.sites)}
             for stem, doc in extras.items():
                 _write_json(tmp / f"{stem}.geojson", doc)
+                files[stem] = f"{stem}.geojson"
             manifest = {
                 "name": scenario.name,
                 "title": scenario.title,
@@ -1049,7 +1052,7 @@ def run_chunked(
                 "metadata": scenario.metadata,
                 "attribution": list(scenario.metadata.get("attribution", [])),
                 "layers": [_manifest_entry(layer, grid) for layer in layer_meta],
-                "extras": {stem: f"{stem}.geojson" for stem in extras},
+                "extras": files,
             }
             _write_json(tmp / "manifest.json", manifest)
     if not keep_work:

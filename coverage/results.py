@@ -35,7 +35,9 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.warp import transform as warp_transform
+from rasterio.windows import Window
 
 from covgap.errors import InputFileError, InputValueError, NotFoundError
 from covgap.types import BBox
@@ -166,7 +168,7 @@ class Layer:
                 transform = src.transform @ Affine.scale(width / shape[1], height / shape[0])
                 crs = src.crs
                 nodata = src.nodata
-        except rasterio.errors.RasterioError as exc:
+        except RasterioError as exc:
             raise InputFileError(f"cannot read layer {self.name!r} from {self.path}: {exc}") from exc
         valid = np.ones(values.shape, dtype=bool)
         if np.issubdtype(values.dtype, np.floating):
@@ -193,10 +195,10 @@ class Layer:
                 row, col = src.index(xs[0], ys[0])
                 if not (0 <= row < src.height and 0 <= col < src.width):
                     return None
-                window = rasterio.windows.Window(col, row, 1, 1)
+                window = Window(col, row, 1, 1)
                 value = src.read(1, window=window)[0, 0]
                 nodata = src.nodata
-        except rasterio.errors.RasterioError as exc:
+        except RasterioError as exc:
             raise InputFileError(f"cannot read layer {self.name!r} from {self.path}: {exc}") from exc
         value = float(value)
         if math.isnan(value) or (nodata is not None and value == nodata):
@@ -339,7 +341,7 @@ class Run:
             "covgap_version": self.covgap_version,
             "metadata": self.metadata,
             "attribution": self.attribution,
-            "extras": sorted(self.extras),
+            "extras": {key: path.name for key, path in self.extras.items()},
             "layers": [layer.describe() for layer in self.layers.values()],
         }
 
@@ -484,6 +486,8 @@ def _read_layer(run_dir: Path, entry: dict[str, Any], bounds: BBox, where: str) 
     if kind not in LAYER_KINDS:
         raise InputValueError(f"{where}: kind must be one of {', '.join(LAYER_KINDS)}, got {kind!r}")
     value_range = entry.get("value_range")
+    if value_range is not None and None in value_range:  # a layer without any valid cell
+        value_range = None
     if value_range is not None:
         try:
             lo, hi = (float(v) for v in value_range)

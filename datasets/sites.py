@@ -431,9 +431,16 @@ def _read_geojson(path: Path) -> pd.DataFrame:
     if not features:
         raise InputFileError(f"{path}: holds no site features")
     rows = []
+    if not isinstance(features, list):
+        raise InputFileError(f"{path}: 'features' must be a list of GeoJSON Features")
     for index, feature in enumerate(features):
-        geometry = (feature or {}).get("geometry") or {}
-        coords = geometry.get("coordinates")
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(properties, dict | None):
+            raise _bad(path, "feature", index, "properties", properties, "a JSON object")
+        geometry = (feature.get("geometry") if isinstance(feature, dict) else None) or {}
+        coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if not isinstance(geometry, dict):
+            geometry = {"type": geometry}
         if geometry.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
             raise _bad(
                 path,
@@ -443,9 +450,7 @@ def _read_geojson(path: Path) -> pd.DataFrame:
                 geometry.get("type"),
                 "a Point with [longitude, latitude] coordinates",
             )
-        props = {
-            k: ("" if v is None else str(v)) for k, v in (feature.get("properties") or {}).items()
-        }
+        props = {k: ("" if v is None else str(v)) for k, v in (properties or {}).items()}
         props.pop("lon", None)
         props.pop("lat", None)
         props["lon"], props["lat"] = str(coords[0]), str(coords[1])

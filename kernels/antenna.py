@@ -22,7 +22,35 @@ from covgap.kernels.jit import ngjit
 @ngjit
 def wrap_degrees(angle):
     """Wrap an angle in degrees to [-180, 180)."""
-    return (angle + 180.0) % 360.0 - 180.0
+    while angle >= 180.0:
+        angle -= 360.0
+    while angle < -180.0:
+        angle += 360.0
+    return angle
+
+
+@ngjit
+def atan2_deg(y, x):
+    """``degrees(atan2(y, x))`` within 0.0006 degrees, without a libm call.
+
+    Abramowitz & Stegun 4.4.49: atan(a) for |a| <= 1 as an odd polynomial
+    of degree 9 with |error| <= 1e-5 rad, extended by octant symmetry.
+    """
+    ax = abs(x)
+    ay = abs(y)
+    big = max(ax, ay)
+    if big == 0.0:
+        return 0.0
+    a = min(ax, ay) / big
+    s = a * a
+    r = a * (0.9998660 + s * (-0.3302995 + s * (0.1801410 + s * (-0.0851330 + s * 0.0208351))))
+    if ay > ax:
+        r = 1.5707963267948966 - r
+    if x < 0.0:
+        r = 3.141592653589793 - r
+    if y < 0.0:
+        r = -r
+    return r * 57.29577951308232
 
 
 @ngjit

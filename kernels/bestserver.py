@@ -16,6 +16,7 @@ from covgap.kernels.jit import ngjit, pjit
 
 #: Best-server index of a cell no transmitter reaches.
 NO_SERVER = -1
+_LN10_OVER_10 = math.log(10.0) / 10.0
 #: Dominance (dB) reported where no other transmitter is received at all.
 DOMINANCE_CAP_DB = 60.0
 
@@ -33,7 +34,7 @@ def new_state(height, width):
 @ngjit
 def add_power(best, second, total, index, row, col, power_dbm, site):
     """Fold one transmitter's power at one cell into the state (in place)."""
-    total[row, col] += 10.0 ** (power_dbm / 10.0)
+    total[row, col] += math.exp(power_dbm * _LN10_OVER_10)
     if power_dbm > best[row, col]:
         second[row, col] = best[row, col]
         best[row, col] = power_dbm

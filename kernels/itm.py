@@ -110,8 +110,10 @@ INTER_D_KM = 10
 INTER_MODE = 11
 N_INTER = 12
 
+#: Histogram bins of :func:`deciles`.
+DECILE_BINS = 64
 #: Length of the scratch buffer :func:`compute_delta_h` needs.
-DELTA_H_SCRATCH = 247 + 245
+DELTA_H_SCRATCH = 247 + 245 + 2 * 245 + 64
 
 # --- variability tables ([Algorithm, Table 5.1], TN101 fig. 10.13) ---------
 ALL_YEAR = np.array(
@@ -279,12 +281,28 @@ def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     mid_end = i_end + mid
     sum_y = 0.5 * (z[i_start] + z[i_end])
     scaled = 0.5 * (z[i_start] - z[i_end]) * mid
-    i = i_start
-    for _ in range(2, int(x_length) + 1):
+    # NTIA adds z[i] and z[i] * (i - i_start - L / 2) one by one; four
+    # interleaved partial sums give the same sums to ~1e-15 relative.
+    c = i_start - mid
+    a0 = a1 = a2 = a3 = 0.0
+    b0 = b1 = b2 = b3 = 0.0
+    i = i_start + 1
+    while i + 3 < i_end:
+        a0 += z[i]
+        b0 += z[i] * (i - c)
+        a1 += z[i + 1]
+        b1 += z[i + 1] * (i + 1 - c)
+        a2 += z[i + 2]
+        b2 += z[i + 2] * (i + 2 - c)
+        a3 += z[i + 3]
+        b3 += z[i + 3] * (i + 3 - c)
+        i += 4
+    while i < i_end:
+        a0 += z[i]
+        b0 += z[i] * (i - c)
         i += 1
-        mid += 1.0
-        sum_y += z[i]
-        scaled += z[i] * mid
+    sum_y += (a0 + a1) + (a2 + a3)
+    scaled += (b0 + b1) + (b2 + b3)
     sum_y = sum_y / x_length
     scaled = scaled * 12.0 / ((x_length * x_length + 2.0) * x_length)
     return sum_y - scaled * mid_end, sum_y + scaled * (n_int - mid_end)
@@ -326,11 +344,72 @@ def _select(a, lo, hi, k):
 
 
 @ngjit
-def deciles(v, n, k):
-    """The k-th largest and k-th smallest of ``v[:n]`` (2k <= n); reorders ``v``."""
-    largest = _select(v, 0, n - 1, n - k)
-    smallest = _select(v, 0, n - k - 1, k - 1)
-    return largest, smallest
+def _bin(x, lo, scale):
+    b = int((x - lo) * scale)
+    return b if b < DECILE_BINS else DECILE_BINS - 1
+
+
+@ngjit
+def _rank_in(buf, m, rank, descending):
+    """The rank-th (1-based) value of ``buf[:m]`` in the given order; reorders ``buf``."""
+    if m > 32:
+        return _select(buf, 0, m - 1, m - rank if descending else rank - 1)
+    for a in range(1, m):
+        x = buf[a]
+        b = a
+        while b > 0 and ((buf[b - 1] < x) if descending else (buf[b - 1] > x)):
+            buf[b] = buf[b - 1]
+            b -= 1
+        buf[b] = x
+    return buf[rank - 1]
+
+
+@ngjit
+def deciles(v, n, k, scratch):
+    """The k-th largest and k-th smallest of ``v[:n]`` (2k <= n).
+
+    Exact order statistics, as ``std::nth_element`` gives them, found by a
+    histogram of :data:`DECILE_BINS` bins and a sort of the two bins that
+    hold them (a mostly branch-free O(n)). ``scratch``: float64, length
+    >= 2 n + DECILE_BINS.
+    """
+    lo = v[0]
+    hi = v[0]
+    for j in range(1, n):
+        lo = min(lo, v[j])
+        hi = max(hi, v[j])
+    if not hi > lo:
+        return hi, lo
+    scale = DECILE_BINS / (hi - lo)
+    hist = scratch[2 * n : 2 * n + DECILE_BINS]
+    hist[:] = 0.0
+    for j in range(n):
+        hist[_bin(v[j], lo, scale)] += 1.0
+    cum = 0.0
+    b_top = DECILE_BINS - 1
+    while cum + hist[b_top] < k:
+        cum += hist[b_top]
+        b_top -= 1
+    rank_top = k - int(cum)
+    cum = 0.0
+    b_bot = 0
+    while cum + hist[b_bot] < k:
+        cum += hist[b_bot]
+        b_bot += 1
+    rank_bot = k - int(cum)
+    top = scratch[0:n]
+    bot = scratch[n : 2 * n]
+    m_top = 0
+    m_bot = 0
+    for j in range(n):
+        b = _bin(v[j], lo, scale)
+        if b == b_top:
+            top[m_top] = v[j]
+            m_top += 1
+        if b == b_bot:
+            bot[m_bot] = v[j]
+            m_bot += 1
+    return _rank_in(top, m_top, rank_top, True), _rank_in(bot, m_bot, rank_bot, False)
 
 
 @ngjit
@@ -349,26 +428,20 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch):
     np_s = float(n - 1)
     s = scratch[0:n]
     diffs = scratch[247 : 247 + n]
-    x_end = (x_end - x_start) / np_s
-    i = int(x_start)
-    x_start -= float(i + 1.0)
+    stride = (x_end - x_start) / np_s
+    # NTIA walks an index i and an offset x (accumulated, -1 < x <= 0) along
+    # the profile; sample j sits at x_start + j * stride, computed directly
+    # here (same points to ~1e-15 of an interval, without the serial chain).
+    i_first = int(x_start)
     for j in range(n):
-        if x_start > 0.0 and i + 1 < n_int:
-            # NTIA decrements x_start one by one; x - (k - 1) is exact
-            # for x >= k - 1 >= 0, so this matches bit for bit.
-            k = min(int(math.ceil(x_start)), n_int - 1 - i)
-            if k > 1:
-                x_start -= float(k - 1)
-            x_start -= 1.0
-            i += k
-        s[j] = z[i + 1] + (z[i + 1] - z[i]) * x_start
-        x_start += x_end
+        pos = x_start + j * stride
+        i = min(max(int(math.ceil(pos)) - 1, i_first), n_int - 1)
+        s[j] = z[i + 1] + (z[i + 1] - z[i]) * (pos - (i + 1))
     fit_y1, fit_y2 = linear_least_squares_fit(s, n - 1, 1.0, 0.0, np_s)
     fit_y2 = (fit_y2 - fit_y1) / np_s
     for j in range(n):
-        diffs[j] = s[j] - fit_y1
-        fit_y1 += fit_y2
-    q10, q90 = deciles(diffs, n, p10)
+        diffs[j] = s[j] - (fit_y1 + j * fit_y2)
+    q10, q90 = deciles(diffs, n, p10, scratch[247 + 245 :])
     # NTIA's q90 is the (p90 + 1)-th largest, i.e. the p10-th smallest
     delta_h_d = q10 - q90
     return delta_h_d / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3))
@@ -389,17 +462,22 @@ def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
     d_rx_h = d_m
     d_tx = 0.0
     d_rx = d_m
+    # theta > best  <=>  z - z_term > d (best + d / (2 a_e)); this cheap test
+    # (loosened by 1 um) screens the points, NTIA's expressions decide.
+    c = 0.5 / a_e_m
     for i in range(1, n_int):
         d_tx = d_tx + xi
         d_rx = d_rx - xi
-        theta_tx = (z[i] - z_tx) / d_tx - d_tx / (2.0 * a_e_m)
-        theta_rx = -(z_rx - z[i]) / d_rx - d_rx / (2.0 * a_e_m)
-        if theta_tx > theta_tx_h:
-            theta_tx_h = theta_tx
-            d_tx_h = d_tx
-        if theta_rx > theta_rx_h:
-            theta_rx_h = theta_rx
-            d_rx_h = d_rx
+        if z[i] - z_tx > d_tx * (theta_tx_h + d_tx * c) - 1e-6:
+            theta_tx = (z[i] - z_tx) / d_tx - d_tx / (2.0 * a_e_m)
+            if theta_tx > theta_tx_h:
+                theta_tx_h = theta_tx
+                d_tx_h = d_tx
+        if z[i] - z_rx > d_rx * (theta_rx_h + d_rx * c) - 1e-6:
+            theta_rx = -(z_rx - z[i]) / d_rx - d_rx / (2.0 * a_e_m)
+            if theta_rx > theta_rx_h:
+                theta_rx_h = theta_rx
+                d_rx_h = d_rx
     return theta_tx_h, theta_rx_h, d_tx_h, d_rx_h
 
 
@@ -526,49 +604,61 @@ def knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx):
 
 
 @ngjit
-def smooth_earth_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx, he_tx, he_rx, abs_z_g):
-    """Vogler three-radii smooth-earth diffraction loss (dB)."""
-    theta_nlos = d_m / a_e - theta_los
-    d_ml = dh_tx + dh_rx
-    a0 = (d_m - d_ml) / (d_m / a_e - theta_los)
-    a1 = 0.5 * dh_tx**2 / he_tx
-    a2 = 0.5 * dh_rx**2 / he_rx
-    dk0 = (a0 * theta_nlos) / 1000.0
-    dk1 = dh_tx / 1000.0
-    dk2 = dh_rx / 1000.0
-    f_third = f_mhz**THIRD
-    f_mthird = f_mhz ** (-THIRD)
-    c0 = ((4.0 / 3.0) * A_0_M / a0) ** THIRD
-    c1 = ((4.0 / 3.0) * A_0_M / a1) ** THIRD
-    c2 = ((4.0 / 3.0) * A_0_M / a2) ** THIRD
-    k0 = 0.017778 * c0 * f_mthird / abs_z_g
-    k1 = 0.017778 * c1 * f_mthird / abs_z_g
-    k2 = 0.017778 * c2 * f_mthird / abs_z_g
-    x1 = (1.607 - k1) * c1**2 * f_third * dk1
-    x2 = (1.607 - k2) * c2**2 * f_third * dk2
-    x0 = (1.607 - k0) * c0**2 * f_third * dk0 + x1 + x2
-    g_x = 0.05751 * x0 - 10.0 * math.log10(x0)
-    return g_x - height_function(x1, k1) - height_function(x2, k2) - 20.0
+def _vogler_terminal(d_hzn, h_e, f_third, f_mthird, abs_z_g):
+    """Terminal radius terms of Vogler's method: ``(x_km, F(x, K))``."""
+    a = 0.5 * d_hzn**2 / h_e
+    c = ((4.0 / 3.0) * A_0_M / a) ** THIRD
+    k = 0.017778 * c * f_mthird / abs_z_g
+    x = (1.607 - k) * c**2 * f_third * (d_hzn / 1000.0)
+    return x, height_function(x, k)
 
 
 @ngjit
-def diffraction_loss(d_m, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
-                     mode, theta_los, d_sml, f_mhz):
-    """Weighted smooth-earth / knife-edge diffraction loss plus clutter (dB)."""
-    a_k = knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx)
-    a_se = smooth_earth_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx, he_tx, he_rx, abs_z_g)
+def _vogler_path(d_m, a_e, theta_los, d_ml, x1, x2, f_third, f_mthird, abs_z_g):
+    """Distance function ``G(x)`` (dB) of Vogler's method for the diffraction path."""
+    theta_nlos = d_m / a_e - theta_los
+    a0 = (d_m - d_ml) / (d_m / a_e - theta_los)
+    c0 = ((4.0 / 3.0) * A_0_M / a0) ** THIRD
+    k0 = 0.017778 * c0 * f_mthird / abs_z_g
+    x0 = (1.607 - k0) * c0**2 * f_third * ((a0 * theta_nlos) / 1000.0) + x1 + x2
+    return 0.05751 * x0 - 10.0 * math.log10(x0)
+
+
+@ngjit
+def diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
+                       mode, theta_los, d_sml, f_mhz):
+    """NTIA's DiffractionLoss at the two distances ``d_3`` and ``d_4`` (dB).
+
+    The terms that do not depend on the distance (terminal height-gain
+    functions, clutter factor, weighting prefactor) are computed once.
+    """
+    f_third = f_mhz**THIRD
+    f_mthird = f_mhz ** (-THIRD)
+    d_ml = dh_tx + dh_rx
+    x1, f1 = _vogler_terminal(dh_tx, he_tx, f_third, f_mthird, abs_z_g)
+    x2, f2 = _vogler_terminal(dh_rx, he_rx, f_third, f_mthird, abs_z_g)
     sigma_h_d = sigma_h_function(terrain_roughness(d_sml, delta_h))
     a_fo = min(15.0, 5.0 * math.log10(1.0 + 1e-5 * h_tx * h_rx * f_mhz * sigma_h_d))
-    delta_h_d = terrain_roughness(d_m, delta_h)
     q = h_tx * h_rx
     qk = he_tx * he_rx - q
     if mode == MODE_P2P:
         q += 10.0
     term1 = math.sqrt(1.0 + qk / q)
-    d_ml = dh_tx + dh_rx
-    q = (term1 + (-theta_los * a_e + d_ml) / d_m) * min(delta_h_d * f_mhz / 47.7, 6283.2)
-    w = 25.1 / (25.1 + math.sqrt(q))
-    return w * a_se + (1.0 - w) * a_k + a_fo
+    out_3 = 0.0
+    out_4 = 0.0
+    for which in range(2):
+        d_m = d_3 if which == 0 else d_4
+        a_k = knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx)
+        # Vogler three-radii smooth-earth loss, NTIA's order of operations
+        a_se = _vogler_path(d_m, a_e, theta_los, d_ml, x1, x2, f_third, f_mthird, abs_z_g) - f1 - f2 - 20.0
+        delta_h_d = terrain_roughness(d_m, delta_h)
+        qq = (term1 + (-theta_los * a_e + d_ml) / d_m) * min(delta_h_d * f_mhz / 47.7, 6283.2)
+        w = 25.1 / (25.1 + math.sqrt(qq))
+        if which == 0:
+            out_3 = w * a_se + (1.0 - w) * a_k + a_fo
+        else:
+            out_4 = w * a_se + (1.0 - w) * a_k + a_fo
+    return out_3, out_4
 
 
 @ngjit
@@ -677,10 +767,8 @@ def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, 
     scale = (a_e**2 / f_mhz) ** THIRD
     d_3 = max(d_sml, d_ml + 5.0 * scale)
     d_4 = d_3 + 10.0 * scale
-    a_3 = diffraction_loss(d_3, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
-                           mode, theta_los, d_sml, f_mhz)
-    a_4 = diffraction_loss(d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
-                           mode, theta_los, d_sml, f_mhz)
+    a_3, a_4 = diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
+                                  mode, theta_los, d_sml, f_mhz)
     m_d = (a_4 - a_3) / (d_4 - d_3)
     a_d0 = a_3 - m_d * d_3
     d_min = abs(he_tx - he_rx) / 200e-3
@@ -911,10 +999,19 @@ def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n
 def profile_mean_height(z, n_int):
     """Mean path height (m) ignoring the first and last 10 % (NTIA's ``h_sys``)."""
     p10 = int(0.1 * n_int)
-    h_sys = 0.0
-    for i in range(p10, n_int - p10 + 1):
-        h_sys += z[i]
-    return h_sys / (n_int - 2 * p10 + 1)
+    a0 = a1 = a2 = a3 = 0.0
+    i = p10
+    end = n_int - p10 + 1
+    while i + 3 < end:
+        a0 += z[i]
+        a1 += z[i + 1]
+        a2 += z[i + 2]
+        a3 += z[i + 3]
+        i += 4
+    while i < end:
+        a0 += z[i]
+        i += 1
+    return ((a0 + a1) + (a2 + a3)) / (n_int - 2 * p10 + 1)
 
 
 @ngjit

@@ -256,21 +256,27 @@ def itm_site_sweep(elev, cell, r0, c0, h_tx, h_rx, radius_cells, n_rad, z_g, cli
     i_hi = min(h - 1, int(math.ceil(r0 + radius_cells)))
     j_lo = max(0, int(math.floor(c0 - radius_cells)))
     j_hi = min(w - 1, int(math.ceil(c0 + radius_cells)))
-    need = np.zeros((n_rad, n_k + 1), np.uint8)
-    for i in range(i_lo, i_hi + 1):
+    # which (radial, sample) each cell takes, -1 beyond the radius
+    code = np.empty((i_hi - i_lo + 1, j_hi - j_lo + 1), np.int64)
+    for i in prange(i_lo, i_hi + 1):
         for j in range(j_lo, j_hi + 1):
             rad, k = cell_sample(i, j, r0, c0, radius_cells, n_rad)
-            if rad >= 0:
-                need[rad, k] = 1
+            code[i - i_lo, j - j_lo] = rad * (n_k + 1) + k if rad >= 0 else -1
+    need = np.zeros(n_rad * (n_k + 1), np.uint8)
+    for c in code.ravel():
+        if c >= 0:
+            need[c] = 1
+    need2 = need.reshape((n_rad, n_k + 1))
     table = np.full((n_rad, n_k + 1), np.float32(np.nan), np.float32)
     for rad in prange(n_rad):
         bearing = 2.0 * math.pi * rad / n_rad
         _radial_losses(elev, r0, c0, bearing, n_k, cell, h_tx, h_rx, z_g, climate, n_0, f_mhz, mdvar,
-                       time, location, situation, need[rad], table[rad])
+                       time, location, situation, need2[rad], table[rad])
+    flat = table.ravel()
     for i in prange(h):
         for j in range(w):
             out[i, j] = np.nan
             if i_lo <= i <= i_hi and j_lo <= j <= j_hi:
-                rad, k = cell_sample(i, j, r0, c0, radius_cells, n_rad)
-                if rad >= 0:
-                    out[i, j] = table[rad, k]
+                c = code[i - i_lo, j - j_lo]
+                if c >= 0:
+                    out[i, j] = flat[c]

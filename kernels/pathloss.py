@@ -182,8 +182,7 @@ def rma_db(f_mhz, d2d_m, h_tx, h_rx, los):
     if d2d <= d_bp:
         pl_los = _rma_los(fc_ghz, d3d, h)
     else:
-        d3d_bp = math.sqrt(d_bp * d_bp + dh * dh)
-        pl_los = _rma_los(fc_ghz, d3d_bp, h) + 40.0 * math.log10(d3d / d3d_bp)
+        pl_los = _rma_los(fc_ghz, d_bp, h) + 40.0 * math.log10(d3d / d_bp)
     if los:
         return pl_los
     w = RMA_STREET_WIDTH_M

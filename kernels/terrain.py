@@ -39,7 +39,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from covgap.kernels.antenna import antenna_gain_db
+from covgap.kernels.antenna import antenna_gain_db, atan2_deg
 from covgap.kernels.bestserver import add_power
 from covgap.kernels.jit import ngjit, pjit
 
@@ -393,14 +393,14 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode):
 @ngjit
 def _pattern(site, row0, col0, row, col, d, h_rx_frame, cell_m):
     """Antenna gain (dBi) of a site towards a cell ``d`` metres away, ``h_rx_frame`` metres above the site's frame."""
-    east = (col - col0) * cell_m
-    north = (row0 - row) * cell_m
-    off_az = math.degrees(math.atan2(east, north)) - site[S_AZIMUTH]
-    depression = math.degrees(math.atan2(-h_rx_frame, d))
+    omni = site[S_OMNI] != 0.0
+    off_az = 0.0
+    if not omni:
+        off_az = atan2_deg((col - col0) * cell_m, (row0 - row) * cell_m) - site[S_AZIMUTH]
     return antenna_gain_db(
         off_az,
-        depression,
-        site[S_OMNI] != 0.0,
+        atan2_deg(-h_rx_frame, d),
+        omni,
         site[S_HBW],
         site[S_FTB],
         site[S_VBW],
@@ -413,45 +413,84 @@ def _pattern(site, row0, col0, row, col, d, h_rx_frame, cell_m):
 
 @ngjit
 def _cell_power(site, row0, col0, row, col, d, h_rx_frame, los, diff_db, rx_height_m, cell_m):
-    """Received metric power (dBm) at a cell from one site."""
+    """Received metric power (dBm) at a cell from one site (path loss evaluated directly)."""
     loss = path_loss_db(
         int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT], rx_height_m, los
     ) + diff_db
     return site[S_POWER] + _pattern(site, row0, col0, row, col, d, h_rx_frame, cell_m) - loss
 
 
+#: Path loss is tabulated per site every 1/LOSS_TABLE_STEPS cell and interpolated
+#: linearly; cells nearer than EXACT_RADIUS_CELLS evaluate the model directly.
+LOSS_TABLE_STEPS = 8
+EXACT_RADIUS_CELLS = 32
+
+
+@pjit
+def _loss_tables(site, rx_height_m, cell_m, radius_cells):
+    """Path loss of one site against distance, LOS (row 0) and NLOS (row 1), float64 (2, n)."""
+    n = (radius_cells + 2) * LOSS_TABLE_STEPS
+    table = np.empty((2, n))
+    model = int(site[S_MODEL])
+    env = int(site[S_ENV])
+    for i in prange(n):
+        d = i * cell_m / LOSS_TABLE_STEPS
+        table[0, i] = path_loss_db(model, env, site[S_FREQ], d, site[S_HEIGHT], rx_height_m, True)
+        table[1, i] = path_loss_db(model, env, site[S_FREQ], d, site[S_HEIGHT], rx_height_m, False)
+    return table
+
+
 @ngjit
-def _field_visit(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax, horizon, n, hd, hh, z_tx, rx_height_m, cell_m,
-                 inv_2ka, r2max, inv_step, inv_u, site, index, row0, col0, axes, wavelength, mode,
-                 best, second, total, best_index, field_loss, field_diff, field_los, write_fields):
-    """Advance ray k to column u: model its owned cell; return its new horizon slope and hull size."""
-    z, j = _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax)
-    if j != _NONE:
-        r2 = u * u + j * j
-        if r2 <= r2max:
-            d2 = r2 * cell_m * cell_m
-            d = math.sqrt(d2)
-            h_rx = flat[base + u * su + j * sv] + rx_height_m - d2 * inv_2ka - z_tx
-            los = h_rx >= horizon * d
-            diff = 0.0
-            if not los and mode != NO_DIFFRACTION:
-                diff = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode)
-            drow_u, dcol_u, drow_v, dcol_v = axes
-            row = row0 + drow_u * u + drow_v * j
-            col = col0 + dcol_u * u + dcol_v * j
-            p = _cell_power(site, row0, col0, row, col, d, h_rx, los, diff, rx_height_m, cell_m)
-            if write_fields:
-                field_loss[row, col] = site[S_POWER] - p
-                field_diff[row, col] = diff
-                field_los[row, col] = VISIBLE if los else INVISIBLE
-            else:
-                add_power(best, second, total, best_index, row, col, p, index)
+def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon, n, hd, hh, z_tx,
+               rx_height_m, cell_m, inv_2ka, r2max, inv_step, inv_u, site, index, row0, col0, drow_u, dcol_u,
+               drow_v, dcol_v, wavelength, mode, table, best, second, total, best_index, field_loss, field_diff,
+               field_los, write_fields):
+    """Advance ray k over columns [u_start, u_stop): model each cell it owns; return its horizon and hull size."""
     step = 1.0 / inv_step
-    d = u * step
-    h = z - d * d * inv_2ka - z_tx
-    if mode != NO_DIFFRACTION:
-        n = _hull_push(hd, hh, n, d, h)
-    return max(horizon, h * (inv_u[u] * inv_step)), n
+    steps_per_m = LOSS_TABLE_STEPS / cell_m
+    exact_r2 = EXACT_RADIUS_CELLS * EXACT_RADIUS_CELLS
+    for u in range(u_start, u_stop):
+        z, j = _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax)
+        if j != _NONE:
+            r2 = u * u + j * j
+            if r2 <= r2max:
+                d2 = r2 * cell_m * cell_m
+                d = math.sqrt(d2)
+                h_rx = flat[base + u * su + j * sv] + rx_height_m - d2 * inv_2ka - z_tx
+                los = h_rx >= horizon * d
+                diff = 0.0
+                if not los and mode != NO_DIFFRACTION:
+                    diff = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode)
+                row = row0 + drow_u * u + drow_v * j
+                col = col0 + dcol_u * u + dcol_v * j
+                if r2 < exact_r2:
+                    loss = path_loss_db(int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT],
+                                        rx_height_m, los)
+                else:
+                    x = d * steps_per_m
+                    i = int(x)
+                    t = 1 if los else 0
+                    lo = table[1 - t, i]
+                    loss = lo + (x - i) * (table[1 - t, i + 1] - lo)
+                p = site[S_POWER] + _pattern(site, row0, col0, row, col, d, h_rx, cell_m) - loss - diff
+                if write_fields:
+                    field_loss[row, col] = site[S_POWER] - p
+                    field_diff[row, col] = diff
+                    field_los[row, col] = VISIBLE if los else INVISIBLE
+                else:
+                    add_power(best, second, total, best_index, row, col, p, index)
+        d = u * step
+        h = z - d * d * inv_2ka - z_tx
+        if mode != NO_DIFFRACTION:
+            n = _hull_push(hd, hh, n, d, h)
+        s = h * (inv_u[u] * inv_step)
+        if s > horizon:
+            horizon = s
+    return horizon, n
+
+
+#: Columns a block of north/south rays advances before moving to the next ray.
+U_CHUNK = 64
 
 
 @pjit
@@ -472,6 +511,7 @@ def _sweep_site(dem, site, index, rx_height_m, cell_m, k_factor, best, second, t
     mode = int(site[S_DIFFRACTION])
     cap = radius_cells + 1 if mode != NO_DIFFRACTION else 1
     inv_u = 1.0 / np.arange(radius_cells + 1).astype(np.float64)
+    table = _loss_tables(site, rx_height_m, cell_m, radius_cells)
     flat = dem.ravel()
     base = row0 * width + col0
     # the site's own cell
@@ -486,8 +526,7 @@ def _sweep_site(dem, site, index, rx_height_m, cell_m, k_factor, best, second, t
         side, k_first, k_last = _block_of(np.int64(b), starts, lengths)
         big_r = lengths[side]
         inv_r = 1.0 / big_r
-        axes = _side_axes(side)
-        drow_u, dcol_u, drow_v, dcol_v = axes
+        drow_u, dcol_u, drow_v, dcol_v = _side_axes(side)
         su = drow_u * width + dcol_u
         sv = drow_v * width + dcol_v
         vmin, vmax = _cross_limits(side, height, width, row0, col0)
@@ -502,27 +541,21 @@ def _sweep_site(dem, site, index, rx_height_m, cell_m, k_factor, best, second, t
             k = k_first + kl
             ends[kl] = _ray_end(k, big_r, vmin, vmax)
             inv_steps[kl] = 1.0 / (cell_m * math.sqrt(1.0 + (k * inv_r) ** 2))
-        if side == 0 or side == 2:  # rays run along rows: one ray at a time
+        # east/west rays run along rows: a whole ray at once; north/south rays
+        # cross rows: the block advances U_CHUNK columns per ray in turn
+        chunk = big_r if side == 0 or side == 2 else U_CHUNK
+        for u_start in range(1, big_r + 1, chunk):
             for kl in range(n_k):
-                h = -np.inf
-                n = 0
-                for u in range(1, ends[kl] + 1):
-                    h, n = _field_visit(
-                        flat, base, su, sv, k_first + kl, u, big_r, inv_r, vmin, vmax, h, n, hd[kl], hh[kl], z_tx,
-                        rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u, site, index, row0, col0, axes,
-                        wavelength, mode, best, second, total, best_index, field_loss, field_diff, field_los,
-                        write_fields,
+                u_stop = min(u_start + chunk, ends[kl] + 1)
+                if u_stop > u_start:
+                    h, n = _field_ray(
+                        flat, base, su, sv, k_first + kl, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon[kl],
+                        counts[kl], hd[kl], hh[kl], z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u,
+                        site, index, row0, col0, drow_u, dcol_u, drow_v, dcol_v, wavelength, mode, table, best,
+                        second, total, best_index, field_loss, field_diff, field_los, write_fields,
                     )
-        else:  # rays run across rows: all rays of the block one row at a time
-            for u in range(1, big_r + 1):
-                for kl in range(n_k):
-                    if u <= ends[kl]:
-                        horizon[kl], counts[kl] = _field_visit(
-                            flat, base, su, sv, k_first + kl, u, big_r, inv_r, vmin, vmax, horizon[kl], counts[kl],
-                            hd[kl], hh[kl], z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u, site,
-                            index, row0, col0, axes, wavelength, mode, best, second, total, best_index, field_loss,
-                            field_diff, field_los, write_fields,
-                        )
+                    horizon[kl] = h
+                    counts[kl] = n
 
 
 @ngjit

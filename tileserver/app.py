@@ -21,6 +21,7 @@ from flask import Flask
 from covgap.results import open_results
 from covgap.tileserver.config import TileserverSettings, parse_settings
 from covgap.tileserver.errors import register_error_handlers
+from covgap.tileserver.hot import CachedTiles
 from covgap.tileserver.service import TileService
 
 __all__ = ["create_app", "serve", "AccessLog"]
@@ -42,7 +43,9 @@ def create_app(settings: TileserverSettings | None = None) -> Flask:
     -------
     flask.Flask
         With the blueprints ``tiles``, ``downloads`` and ``meta`` and JSON
-        error handlers. Its :class:`TileService` is ``app.extensions["covgap"]``.
+        error handlers. Its :class:`TileService` is ``app.extensions["covgap"]``;
+        cached tiles are answered by :class:`~covgap.tileserver.hot.CachedTiles`
+        in front of Flask.
 
     Raises
     ------
@@ -56,7 +59,9 @@ def create_app(settings: TileserverSettings | None = None) -> Flask:
     settings = settings or parse_settings()
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["covgap"] = TileService(open_results(settings.directory), settings)
+    service = TileService(open_results(settings.directory), settings)
+    app.extensions["covgap"] = service
+    app.wsgi_app = CachedTiles(app.wsgi_app, service)  # type: ignore[method-assign]
     for blueprint in (TILES, DOWNLOADS, META):
         app.register_blueprint(copy.deepcopy(blueprint))
     register_error_handlers(app)
@@ -71,24 +76,35 @@ class AccessLog:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         start = time.perf_counter()
-        status: list[str] = ["-"]
-        size = 0
+        answer: list[str] = ["-", "-"]
 
-        def record(code: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-            status[0] = code.split(" ", 1)[0]
-            return start_response(code, headers, *args)
+        def record(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            answer[0] = status.split(" ", 1)[0]
+            answer[1] = next((v for k, v in headers if k.lower() == "content-length"), "-")
+            return start_response(status, headers, *args)
 
-        try:
-            for chunk in self.app(environ, record):
-                size += len(chunk)
-                yield chunk
-        finally:
-            path = environ.get("PATH_INFO", "")
-            if environ.get("QUERY_STRING"):
-                path += "?" + environ["QUERY_STRING"]
-            access_log.info('%s "%s %s" %s %d %.1fms', environ.get("REMOTE_ADDR", "-"),
-                            environ.get("REQUEST_METHOD"), path, status[0], size,
-                            (time.perf_counter() - start) * 1000)
+        return _Logged(self.app(environ, record), environ, answer, start)
+
+
+class _Logged:
+    """A response body that writes the access-log line when the server closes it."""
+
+    def __init__(self, body: Iterable[bytes], environ: dict[str, Any], answer: list[str], start: float) -> None:
+        self.body, self.environ, self.answer, self.start = body, environ, answer, start
+
+    def __iter__(self) -> Any:
+        return iter(self.body)
+
+    def close(self) -> None:
+        close = getattr(self.body, "close", None)
+        if close is not None:
+            close()
+        env = self.environ
+        path = env.get("PATH_INFO", "")
+        if env.get("QUERY_STRING"):
+            path += "?" + env["QUERY_STRING"]
+        access_log.info('%s "%s %s" %s %s %.1fms', env.get("REMOTE_ADDR", "-"), env.get("REQUEST_METHOD"),
+                        path, self.answer[0], self.answer[1], (time.perf_counter() - self.start) * 1000)
 
 
 def serve(directory: str, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
@@ -116,6 +132,7 @@ def serve(directory: str, host: str = "127.0.0.1", port: int = 8000, threads: in
     if not logging.getLogger().hasHandlers():
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     log.setLevel(logging.INFO)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N" under load
     access_log.setLevel(logging.INFO if settings.log_requests else logging.WARNING)
     wsgi = AccessLog(app) if settings.log_requests else app
     log.info("covgap serving %s on http://%s:%d/ (%d threads)", directory, host, port, threads)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sized
+from typing import Any
 
 __all__ = ["TileCache"]
 
 
 class TileCache:
-    """Least-recently-used store of ``bytes`` values, at most ``max_bytes`` in total.
+    """Least-recently-used store of sized values, at most ``max_bytes`` in total.
+
+    Values are anything with ``len()`` (``bytes``, or tiles whose length is
+    their encoded size).
 
     Parameters
     ----------
@@ -27,11 +31,11 @@ class TileCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable) -> Any:
         """The value stored under ``key`` (marked as recently used), or None."""
         with self._lock:
             value = self._items.get(key)
@@ -39,7 +43,7 @@ class TileCache:
                 self._items.move_to_end(key)
             return value
 
-    def put(self, key: Hashable, value: bytes) -> None:
+    def put(self, key: Hashable, value: Sized) -> None:
         """Store ``value``, evicting the least recently used values to make room."""
         if len(value) > self.max_bytes:
             return

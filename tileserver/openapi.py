@@ -90,7 +90,8 @@ def openapi_document() -> dict[str, Any]:
     run_schema = {"type": "object", "properties": {
         "name": {"type": "string"}, "title": {"type": "string"},
         "bounds": layer_schema["properties"]["bounds"], "attribution": {"type": "array"},
-        "metadata": {"type": "object"}, "extras": {"type": "array"},
+        "metadata": {"type": "object"},
+        "extras": {"type": "object", "description": "optional files: key -> file name under /download/{run}/"},
         "layers": {"type": "array", "items": {"$ref": "#/components/schemas/Layer"}}}}
     return {
         "openapi": "3.0.3",

@@ -75,7 +75,11 @@ def tile_indices(grid: MercatorGrid, z: int, x: int, y: int, size: int = TILE_SI
     row_ok = (rows >= 0) & (rows < height)
     if not col_ok.any() or not row_ok.any():
         return None
-    out = grid.index[np.ix_(np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1))]
+    rows = np.clip(rows, 0, height - 1)
+    cols = np.clip(cols, 0, width - 1)
+    r0, c0 = rows[0], cols[0]  # rows and cols ascend: index only the window the tile covers
+    window = grid.index[r0:rows[-1] + 1, c0:cols[-1] + 1]
+    out = window.take(rows - r0, axis=0).take(cols - c0, axis=1)
     if not col_ok.all():
         out[:, ~col_ok] = 0
     if not row_ok.all():
@@ -118,7 +122,7 @@ def encode_tile(indices: np.ndarray, style: Style, fmt: TileFormat, *, png_level
 
 def _palette_image(indices: np.ndarray) -> Image.Image:
     height, width = indices.shape
-    return Image.frombuffer("P", (width, height), np.ascontiguousarray(indices).tobytes(), "raw", "P", 0, 1)
+    return Image.frombuffer("P", (width, height), np.ascontiguousarray(indices), "raw", "P", 0, 1)
 
 
 @lru_cache(maxsize=8)

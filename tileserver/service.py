@@ -2,7 +2,9 @@
 
 One :class:`TileService` belongs to one app. Layers are prepared once (read,
 coloured, put on the web-mercator grid) on first use or by :meth:`preload`;
-encoded tiles are kept in an LRU cache keyed by layer version and address.
+encoded tiles are kept in an LRU cache keyed by their canonical URL path
+(:func:`tile_path`), so that :class:`covgap.tileserver.hot.CachedTiles` can
+answer a repeated request before Flask routes it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +23,9 @@ from covgap.tileserver.cache import TileCache
 from covgap.tileserver.colormaps import STYLE_VERSION, Style, style_for
 from covgap.tileserver.config import TileserverSettings
 from covgap.tileserver.mercator import TILE_SIZE, MercatorGrid, to_mercator
-from covgap.tileserver.render import TileFormat, check_tile, empty_tile, encode_tile, tile_indices
+from covgap.tileserver.render import MIMETYPES, TileFormat, check_tile, empty_tile, encode_tile, tile_indices
 
-__all__ = ["PreparedLayer", "TileService", "Tile", "current_service"]
+__all__ = ["PreparedLayer", "TileService", "Tile", "current_service", "tile_path"]
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,14 @@ class PreparedLayer:
 
 @dataclass(frozen=True)
 class Tile:
-    """An encoded tile and its entity tag."""
+    """An encoded tile, its entity tag and media type."""
 
     body: bytes
     etag: str
+    mimetype: str
+
+    def __len__(self) -> int:
+        return len(self.body)
 
 
 class TileService:
@@ -105,12 +112,14 @@ class TileService:
 
     def preload(self) -> None:
         """Prepare every layer of every run (errors are logged, not raised)."""
+        start = time.perf_counter()
         for run in self.catalog.runs.values():
             for name in run.layers:
                 try:
                     self.prepared(run.name, name)
                 except Exception:  # noqa: BLE001 - a broken layer must not stop the others
                     log.exception("cannot prepare layer %s/%s", run.name, name)
+        log.info("prepared %d layers in %.1f s", len(self._prepared), time.perf_counter() - start)
 
     def etag(self, run: str, layer: str, z: int, x: int, y: int, scale: int, fmt: TileFormat) -> str:
         """The entity tag of a tile, known without drawing it.
@@ -153,8 +162,9 @@ class TileService:
             Zoom outside 0-24 or x/y outside the zoom's range.
         """
         etag = self.etag(run, layer, z, x, y, scale, fmt)
-        body = self.cache.get(etag)
-        if body is None:
+        path = tile_path(run, layer, z, x, y, scale, fmt)
+        tile = self.cache.get(path)
+        if tile is None or tile.etag != etag:
             prepared = self._prepared[(run, layer)]
             size = TILE_SIZE * scale
             indices = tile_indices(prepared.grid, z, x, y, size)
@@ -163,8 +173,20 @@ class TileService:
             else:
                 body = encode_tile(indices, prepared.style, fmt, png_level=self.settings.png_level,
                                    webp_quality=self.settings.webp_quality)
-            self.cache.put(etag, body)
-        return Tile(body=body, etag=etag)
+            tile = Tile(body=body, etag=etag, mimetype=MIMETYPES[fmt])
+            self.cache.put(path, tile)
+        return tile
+
+
+def tile_path(run: str, layer: str, z: int, x: int, y: int, scale: int, fmt: str) -> str:
+    """The canonical URL path of a tile (the tile cache's key).
+
+    Examples
+    --------
+    >>> tile_path("today", "covered_4G", 12, 3280, 1863, 2, "png")
+    '/tiles/today/covered_4G/12/3280/1863@2x.png'
+    """
+    return f"/tiles/{run}/{layer}/{z}/{x}/{y}{'@2x' if scale == 2 else ''}.{fmt}"
 
 
 def current_service() -> TileService:

@@ -7,7 +7,6 @@ import re
 from flask import Blueprint, Response, request
 
 from covgap.errors import RequestError
-from covgap.tileserver.render import MIMETYPES
 from covgap.tileserver.service import current_service as service
 
 TILES = Blueprint("tiles", __name__)
@@ -40,4 +39,4 @@ def get_tile(run: str, layer: str, z: str, x: str, name: str) -> Response:
     if etag in request.headers.get("If-None-Match", ""):
         return Response(status=304, headers=headers)
     tile = tiles.tile(run, layer, int(z), int(x), int(match["y"]), scale, fmt)
-    return Response(tile.body, mimetype=MIMETYPES[fmt], headers=headers)
+    return Response(tile.body, mimetype=tile.mimetype, headers=headers)

@@ -90,6 +90,20 @@ def test_a_batch_writes_one_run_per_scenario(tiny_scenario: Path, tmp_path: Path
     with rasterio.open(out / "tiny-2g3g-off" / "covered_2G.tif") as src:
         assert int(src.read(1).sum()) == 0
 
+    delta_dir = tmp_path / "delta"
+    compared = _invoke("compare", str(out / "tiny"), str(out / "tiny-2g3g-off"), "--out", str(delta_dir), "--json")
+    assert compared.exit_code == 0, compared.output
+    difference = json.loads(compared.stdout)["difference"]
+    lost = difference["groups"]["all_operators"]["total"]["at_least"]["2G"]["covered_population"]
+    assert lost <= 0
+    with rasterio.open(delta_dir / "coverage_change_2G.tif") as src:
+        change = src.read(1)
+    # The people who lose any service, cell by cell, add up to the indicator's difference.
+    assert round(float(change[change < 0].sum())) == pytest.approx(lost, abs=2)
+    manifest = json.loads((delta_dir / "manifest.json").read_text())
+    assert manifest["name"] == "tiny-vs-tiny-2g3g-off"
+    assert CliRunner().invoke(main, ["compare", str(out / "tiny"), str(tmp_path), "--out", str(tmp_path / "x")]).exit_code == 1
+
 
 @pytest.mark.parametrize(
     ("edit", "message"),

@@ -87,6 +87,22 @@ def test_etag_cache_control_and_304(client, centre_tile) -> None:
     assert other_run.headers["ETag"] != etag
 
 
+def test_304_before_the_tile_is_cached(flask_app, client, centre_tile) -> None:
+    url = f"/tiles/today/elevation/{centre_tile.z}/{centre_tile.x}/{centre_tile.y}@2x.webp"
+    etag = client.get(url).headers["ETag"]
+    flask_app.extensions["covgap"].cache.clear()
+    response = client.get(url, headers={"If-None-Match": etag})
+    assert response.status_code == 304 and response.headers["ETag"] == etag
+
+
+def test_head_of_a_cached_tile(client, centre_tile) -> None:
+    url = f"/tiles/today/elevation/{centre_tile.z}/{centre_tile.x}/{centre_tile.y}.png"
+    body = client.get(url).data
+    head = client.head(url)
+    assert head.status_code == 200 and head.data == b""
+    assert int(head.headers["Content-Length"]) == len(body)
+
+
 def test_tiles_are_cached(flask_app, client, centre_tile) -> None:
     service = flask_app.extensions["covgap"]
     url = f"/tiles/today/population/{centre_tile.z}/{centre_tile.x}/{centre_tile.y}.png"

@@ -112,15 +112,16 @@
     }).catch((e) => { box.textContent = "Legend unavailable: " + e.message; });
   }
 
+  const EXTRA_LABELS = { gap_clusters: "Gap clusters (GeoJSON)", sites: "Sites (GeoJSON)",
+    indicators_csv: "Indicators (CSV)", gap_clusters_csv: "Gap clusters (CSV)" };
+
   function renderDownloads() {
     const run = state.run;
     if (!run) return;
     const links = [];
     if (state.layer) links.push(["/download/" + enc(run.name) + "/" + enc(state.layer) + ".tif", state.layer + ".tif (GeoTIFF)"]);
-    (run.extras || []).forEach((key) => {
-      if (key === "gap_clusters") links.push(["/download/" + enc(run.name) + "/gap_clusters.geojson", "Gap clusters (GeoJSON)"]);
-      if (key === "indicators_csv") links.push(["/download/" + enc(run.name) + "/indicators.csv", "Indicators (CSV)"]);
-      if (key === "sites") links.push(["/download/" + enc(run.name) + "/sites.geojson", "Sites (GeoJSON)"]);
+    Object.entries(run.extras || {}).forEach(([key, file]) => {
+      links.push(["/download/" + enc(run.name) + "/" + enc(file), EXTRA_LABELS[key] || file]);
     });
     $("downloads").innerHTML = links.map((l) => '<a download href="' + l[0] + '">' + esc(l[1]) + "</a>").join("");
   }
@@ -137,35 +138,56 @@
     return html;
   }
 
-  function techTable(techs) {
-    const rows = Object.entries(techs).map(([tech, t]) => {
-      const share = typeof t === "object" ? (t.share_covered ?? t.share ?? null) : null;
-      const pop = typeof t === "object" ? (t.covered_population ?? t.population_covered ?? null) : t;
-      const bar = share === null ? "" : '<div class="bar"><span style="width:' + (100 * share).toFixed(1) + '%"></span></div>';
-      return "<tr><th>" + esc(tech) + '</th><td class="num">' + fmt(pop) + '</td><td class="num">' +
-        (share === null ? "–" : (100 * share).toFixed(1) + "%") + "</td><td>" + bar + "</td></tr>";
+  const pct = (v) => (v === null || v === undefined ? "–" : v.toFixed(1) + "%");
+  const bar = (v) => (v === null || v === undefined ? "" : '<div class="bar"><span style="width:' + Math.min(100, v).toFixed(1) + '%"></span></div>');
+
+  /* Indicators in the covgap.indicators/1 layout (see covgap.statistics.indicators). */
+  function indicatorsPanel(s) {
+    const all = s.groups.all_operators;
+    const techs = (s.technologies || Object.keys(all.total.at_least)).filter((t) => all.total.at_least[t]);
+    let html = "<table><tr><th>People</th><td class=\"num\">" + fmt(s.total_population) + "</td></tr>" +
+      "<tr><th>Without any service</th><td class=\"num\">" + fmt(s.uncovered_population) + "</td></tr></table>";
+    html += '<div class="stats-group">Coverage by technology (at least)</div><table id="stats-tech"><tr><th></th><th>people</th><th>share</th><th></th></tr>';
+    techs.forEach((t) => {
+      const b = all.total.at_least[t];
+      html += "<tr><th>" + esc(t) + '</th><td class="num">' + fmt(b.covered_population) + '</td><td class="num">' +
+        pct(b.covered_pct) + "</td><td>" + bar(b.covered_pct) + "</td></tr>";
     });
-    return '<div class="stats-group">Coverage by technology</div><table><tr><th></th><th>people</th><th>share</th><th></th></tr>' +
-      rows.join("") + "</table>";
+    html += "</table>";
+    const zones = all.urbanisation || {};
+    if (zones.urban && zones.rural) {
+      html += '<div class="stats-group">Urban vs rural</div><table id="stats-urban-rural"><tr><th></th><th>urban</th><th>rural</th><th>gap</th></tr>';
+      techs.forEach((t) => {
+        const gap = (all.rural_urban_gap_pp || {})[t];
+        html += "<tr><th>" + esc(t) + '</th><td class="num">' + pct(zones.urban.at_least[t].covered_pct) + '</td><td class="num">' +
+          pct(zones.rural.at_least[t].covered_pct) + '</td><td class="num">' + (gap === null || gap === undefined ? "–" : gap.toFixed(1) + " pp") + "</td></tr>";
+      });
+      html += "</table>";
+    }
+    const operators = Object.keys(s.groups).filter((g) => g !== "all_operators");
+    if (operators.length) {
+      html += '<div class="stats-group">By operator (at least)</div><table><tr><th></th>' + techs.map((t) => "<th>" + esc(t) + "</th>").join("") + "</tr>";
+      operators.forEach((op) => {
+        html += "<tr><th>" + esc(op) + "</th>" + techs.map((t) => '<td class="num">' + pct(s.groups[op].total.at_least[t].covered_pct) + "</td>").join("") + "</tr>";
+      });
+      html += "</table>";
+    }
+    return html;
   }
 
   function loadStats(run) {
     const box = $("stats");
     getJSON("/api/stats/" + enc(run.name)).then((s) => {
       if (state.run !== run) return;
-      const rest = Object.assign({}, s);
-      let html = "";
-      const techs = s.technologies || s.by_technology;
-      if (techs && typeof techs === "object") { html += techTable(techs); delete rest.technologies; delete rest.by_technology; }
-      html += statsTable(rest);
-      box.innerHTML = html;
+      box.innerHTML = s.groups && s.groups.all_operators ? indicatorsPanel(s) : statsTable(s);
     }).catch((e) => { box.innerHTML = '<p class="muted">No statistics: ' + esc(e.message) + "</p>"; });
   }
 
   function loadClusters(run) {
     if (state.clusters) { map.removeLayer(state.clusters); state.clusters = null; }
-    if (!(run.extras || []).includes("gap_clusters")) return;
-    getJSON("/download/" + enc(run.name) + "/gap_clusters.geojson").then((gj) => {
+    const file = (run.extras || {}).gap_clusters;
+    if (!file) return;
+    getJSON("/download/" + enc(run.name) + "/" + enc(file)).then((gj) => {
       if (state.run !== run) return;
       state.clusters = L.geoJSON(gj, {
         style: { color: "#7b3294", weight: 2, fill: true, fillOpacity: 0.05, dashArray: "4 3" },

@@ -1,0 +1,153 @@
+"""Benchmark covgap's ITM against itmlogic, in the same run.
+
+1. Point-to-point: time per prediction on terrain profiles of 100, 1,000 and
+   3,600 points cut from the SRTM 1" DEM of Da Nang (30 m spacing), for
+   covgap called from Python (``covgap.kernels.itm.itm_p2p_tls``), covgap in a
+   compiled batch loop, and itmlogic (``qlrpfl`` + ``avar``), all single thread.
+2. Area coverage of one site (900 MHz, 30 m mast, 1.5 m receiver, radius
+   50 km) on a 3601 x 3601 1" DEM built at run time by mirror-tiling
+   ``srtm1_danang.tif`` (30 m cells assumed), on 1 thread and on all threads.
+
+JIT warm-up (compile or cache load) is timed apart from the steady state.
+
+Run from /tmp (never with /work/main as the working directory)::
+
+    /work/main/.venv/bin/python /work/main/benchmarks/bench_itm.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+import rasterio
+from numba import njit
+
+from covgap import itm
+from covgap.kernels import itm as K
+
+SRTM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "raw" / "srtm-vietnam" / "srtm1_danang.tif"
+PARAMS = itm.ItmParams(climate=3, n0=370.0, epsilon=15.0, sigma_s_per_m=0.005, polarization=1, mdvar=2)
+
+
+def load_dem(size: int = 3601) -> np.ndarray:
+    """A size x size DEM mirror-tiled from the Da Nang SRTM tile (float64, NaN nodata)."""
+    with rasterio.open(SRTM) as src:
+        tile = src.read(1).astype(np.float64)
+        if src.nodata is not None:
+            tile[tile == src.nodata] = np.nan
+    h, w = tile.shape
+    return np.ascontiguousarray(np.pad(tile, ((0, size), (0, size)), mode="symmetric")[:size, :size])
+
+
+@njit(cache=True)
+def _batch(z, n_int, xi, reps, inter):
+    acc = 0.0
+    for _ in range(reps):
+        loss, _, _ = K.itm_p2p_tls(z, n_int, xi, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0,
+                                   inter)
+        acc += loss
+    return acc
+
+
+def _itmlogic_p2p(z: np.ndarray, xi: float) -> float:
+    from itmlogic.preparatory_subroutines.qlrpfl import qlrpfl
+    from itmlogic.statistics.avar import avar
+
+    prop = {"fmhz": 900.0, "hg": [30.0, 1.5], "ipol": 1, "eps": 15.0, "sgm": 0.005, "klim": 3, "ens0": 370.0,
+            "lvar": 5, "gma": 157e-9, "kwx": 0, "klimx": 0, "mdvarx": 2}
+    n_int = len(z) - 1
+    prop["pfl"] = [n_int, xi] + z.tolist()
+    prop["d"] = n_int * xi / 1000.0
+    prop["wn"] = 900.0 / 47.7
+    prop["ens"] = 370.0
+    prop["gme"] = prop["gma"] * (1 - 0.04665 * math.exp(370.0 / 179.3))
+    zq = complex(15.0, 376.62 * 0.005 / prop["wn"])
+    prop["zgnd"] = np.sqrt(zq - 1) / zq
+    prop = qlrpfl(prop)
+    excess, _ = avar(0.0, 0.0, 0.0, prop)
+    return 8.685890 * math.log(2 * prop["wn"] * prop["dist"]) + excess
+
+
+def _best(fn, repeats: int) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_p2p(dem: np.ndarray, repeats: int) -> list[str]:
+    rows = ["| points | covgap from Python (us) | covgap compiled loop (us) | itmlogic (us) | itmlogic / covgap |",
+            "|---:|---:|---:|---:|---:|"]
+    inter = np.empty(K.N_INTER)
+    t = time.perf_counter()
+    _batch(dem[1800, :101].copy(), 100, 30.0, 1, inter)
+    print(f"p2p JIT warm-up (compile or cache load): {time.perf_counter() - t:.2f} s")
+    for n in (100, 1000, 3600):
+        # a profile along a diagonal of the DEM, 30 m steps (nearest cells)
+        idx = np.minimum(np.arange(n) * 3601 // 3600, 3600)
+        z = np.ascontiguousarray(dem[idx, idx])
+        n_int = n - 1
+        per_call = 200 if n < 3600 else 50
+        py = _best(lambda: [K.itm_p2p_tls(z, n_int, 30.0, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2,
+                                          50.0, 50.0, 50.0, inter) for _ in range(per_call)], repeats) / per_call
+        loop = _best(lambda: _batch(z, n_int, 30.0, per_call, inter), repeats) / per_call
+        ref_calls = 5 if n < 3600 else 2
+        ref = _best(lambda: [_itmlogic_p2p(z, 30.0) for _ in range(ref_calls)], max(2, repeats // 2)) / ref_calls
+        ours = K.itm_p2p_tls(z, n_int, 30.0, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0, inter)[0]
+        print(f"p2p n={n}: covgap {ours:.2f} dB, itmlogic {_itmlogic_p2p(z, 30.0):.2f} dB")
+        rows.append(f"| {n} | {py * 1e6:.1f} | {loop * 1e6:.1f} | {ref * 1e6:.0f} | {ref / py:.0f}x (loop: {ref / loop:.0f}x) |")
+    return rows
+
+
+def bench_area(dem: np.ndarray, radius_km: float) -> list[str]:
+    cell = 30.0
+    centre = dem.shape[0] / 2.0
+    t = time.perf_counter()
+    itm.site_path_loss(dem[:201, :201], cell, 100.5, 100.5, 30.0, 1.5, 900.0, 2000.0, PARAMS)
+    warm = time.perf_counter() - t
+    print(f"site sweep JIT warm-up (compile or cache load): {warm:.2f} s")
+    rows = ["| threads | wall (s) | CPU (s) | cells with a loss | us per cell (wall x threads) |",
+            "|---:|---:|---:|---:|---:|"]
+    for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+        numba.set_num_threads(threads)
+        c = time.process_time()
+        t = time.perf_counter()
+        out = itm.site_path_loss(dem, cell, centre, centre, 30.0, 1.5, 900.0, radius_km * 1000.0, PARAMS)
+        wall = time.perf_counter() - t
+        cpu = time.process_time() - c
+        n = int(np.isfinite(out).sum())
+        print(f"area {threads} thread(s): {wall:.1f} s wall, {cpu:.1f} s CPU, {n} cells, "
+              f"loss {np.nanmin(out):.1f}..{np.nanmax(out):.1f} dB")
+        rows.append(f"| {threads} | {wall:.1f} | {cpu:.1f} | {n:,} | {wall * threads / n * 1e6:.2f} |")
+    rows.append(f"\nJIT warm-up of the sweep (first call, small DEM): {warm:.2f} s")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--radius-km", type=float, default=50.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-area", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"numba {numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads, load {os.getloadavg()}")
+    dem = load_dem()
+    numba.set_num_threads(1)
+    for line in bench_p2p(dem, args.repeats):
+        print(line)
+    if not args.skip_area:
+        for line in bench_area(dem, args.radius_km):
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
