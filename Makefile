@@ -16,9 +16,10 @@ $(BIN)/python:
 # served by the tile server from tileserver/static/vendor/leaflet.
 $(LEAFLET): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --silent
-	mkdir -p tileserver/static/vendor/leaflet
-	cp -R node_modules/leaflet/dist/. tileserver/static/vendor/leaflet/
-	touch $@
+	mkdir -p tileserver/static/vendor/leaflet/images
+	cp node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE tileserver/static/vendor/leaflet/
+	cp node_modules/leaflet/dist/images/*.png tileserver/static/vendor/leaflet/images/
+	cp node_modules/leaflet/dist/leaflet.js $@
 
 $(VENV)/.installed: setup.cfg pyproject.toml $(LEAFLET) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .

@@ -42,7 +42,6 @@ def load_dem(size: int = 3601) -> np.ndarray:
         tile = src.read(1).astype(np.float64)
         if src.nodata is not None:
             tile[tile == src.nodata] = np.nan
-    h, w = tile.shape
     return np.ascontiguousarray(np.pad(tile, ((0, size), (0, size)), mode="symmetric")[:size, :size])
 
 
@@ -104,7 +103,9 @@ def bench_p2p(dem: np.ndarray, repeats: int) -> list[str]:
         ref = _best(lambda: [_itmlogic_p2p(z, 30.0) for _ in range(ref_calls)], max(2, repeats // 2)) / ref_calls
         ours = K.itm_p2p_tls(z, n_int, 30.0, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0, inter)[0]
         print(f"p2p n={n}: covgap {ours:.2f} dB, itmlogic {_itmlogic_p2p(z, 30.0):.2f} dB")
-        rows.append(f"| {n} | {py * 1e6:.1f} | {loop * 1e6:.1f} | {ref * 1e6:.0f} | {ref / py:.0f}x (loop: {ref / loop:.0f}x) |")
+        rows.append(
+            f"| {n} | {py * 1e6:.1f} | {loop * 1e6:.1f} | {ref * 1e6:.0f} | {ref / py:.0f}x (loop: {ref / loop:.0f}x) |"
+        )
     return rows
 
 

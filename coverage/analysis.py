@@ -212,7 +212,7 @@ def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResu
                 **statistics.indicators(ds, operators=per_operator, areas=areas),
             }
             found = clusters.gap_clusters(ds, inputs.sites)
-    messages = [str(w.message) for w in caught if issubclass(w.category, CovgapWarning)]
+    messages = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, CovgapWarning)))
     for w in caught:
         if not issubclass(w.category, CovgapWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -232,10 +232,13 @@ def _per_operator(inputs: Inputs, scenario: Scenario, union: xr.Dataset) -> dict
     operators = sorted(set(inputs.sites["operator"]))
     if scenario.changes.sharing == "national_roaming" or len(operators) < 2:
         return {op: union for op in operators}
-    return {
-        op: coverage_layers(inputs.elevation, inputs.sites[inputs.sites["operator"] == op].reset_index(drop=True), scenario)
-        for op in operators
-    }
+    with warnings.catch_warnings():
+        # The same transmitters were just modelled together and warned about.
+        warnings.simplefilter("ignore", CovgapWarning)
+        return {
+            op: coverage_layers(inputs.elevation, inputs.sites[inputs.sites["operator"] == op].reset_index(drop=True), scenario)
+            for op in operators
+        }
 
 
 def _admin_areas(scenario: Scenario, grid: AnalysisGrid) -> statistics.AdminAreas | None:

@@ -153,6 +153,7 @@ class _Plan:
     templates: dict[str, dict[str, Any]]
     numba_threads: int | None
     trace_memory: bool
+    area_names: tuple[str, ...]
     km_axes: tuple[float, float, float, int, int, int, int] = field(default=(0.0, 0.0, 0.0, 0, 0, 0, 0))
 
     @property
@@ -161,19 +162,22 @@ class _Plan:
         return 2 * self.radius_cells + 2
 
 
-def chunk_memory_bound(chunk_size: int, radius_cells: int, n_techs: int = 4, n_groups: int = 1) -> int:
-    """Upper bound (bytes) of the arrays one chunk task holds at once.
+def chunk_memory_bound(chunk_size: int, radius_cells: int, *, n_techs: int = 4, n_groups: int = 1, n_sites: int = 0) -> int:
+    """Upper bound (bytes) of what one chunk task allocates at once.
 
     With ``c = chunk_size`` and ``h = 2 R + 2`` (R = propagation radius in
-    cells), the window is ``w = (c + 2 h)^2`` cells. The propagation holds,
-    per technology, float32 best/second/dominance, float64 power sum and
-    int32 index over the window (28 B/cell), and the finished layers of
-    every technology (16 B/cell) plus the float32 elevation, its filled copy
-    and validity mask (9 B/cell); per-operator runs hold the same again,
-    one at a time. The chunk's own layers (about 30, at most 8 B/cell) and
-    the statistics keys add ``c^2 * (240 + 8 * 4 * n_groups)`` bytes. The
-    work grows with the chunk and the radius only, never with the region
-    (the source population grid, 1 km, is read whole and is small).
+    cells), the elevation window is ``w = (c + 2 h)^2`` cells. Over the
+    window, the propagation holds the float32 elevation, its filled copy and
+    nodata mask (9 B/cell) and, per technology, float32 best, second and
+    dominance, float64 power sum and int32 server index (28 B/cell, Numba
+    allocations) plus the finished layers (16 B/cell); the per-operator runs
+    hold the same again, one at a time. The chunk's own ~30 layers (at most
+    8 B/cell each), the statistics keys (8 B per column, 2 + 4 per operator
+    group) and the cluster labelling add ``c^2 * (320 + 32 n_groups)``
+    bytes; the site table and its k-d tree ``200 n_sites``; Python, xarray
+    and GDAL bookkeeping a fixed 64 MiB. Nothing grows with the region
+    (the source population grid, 1 km, is read whole by the population
+    stage only: 1.5 M cells for all of Vietnam).
 
     Returns
     -------
@@ -182,8 +186,8 @@ def chunk_memory_bound(chunk_size: int, radius_cells: int, n_techs: int = 4, n_g
     """
     window = (chunk_size + 2 * (2 * radius_cells + 2)) ** 2
     per_window = 9 + n_techs * (28 + 16)
-    chunk = chunk_size**2 * (240 + 8 * 4 * n_groups)
-    return int(window * per_window * 2 + chunk)
+    chunk = chunk_size**2 * (320 + 32 * n_groups)
+    return int(window * per_window * 2 + chunk + 200 * n_sites + (64 << 20))
 
 
 # --------------------------------------------------------------------- client
@@ -274,6 +278,13 @@ def _templates(sites: pd.DataFrame, scenario: Scenario, grid: AnalysisGrid) -> d
     return out
 
 
+def _area_names(scenario: Scenario) -> tuple[str, ...]:
+    if scenario.inputs.boundaries is None:
+        return ()
+    features, _ = statistics.read_boundaries(scenario.inputs.boundaries, name_field=scenario.inputs.boundaries_name_field)
+    return tuple(dict.fromkeys(name for name, _ in features))
+
+
 def _make_plan(scenario: Scenario, work: Path, chunk_size: int, numba_threads: int | None, trace_memory: bool) -> tuple[_Plan, list[str]]:
     dem_source = _gdal_dem_source(Path(scenario.inputs.dem))
     grid = _grid(scenario, dem_source)
@@ -307,6 +318,7 @@ def _make_plan(scenario: Scenario, work: Path, chunk_size: int, numba_threads: i
         templates=_templates(sites, scenario, grid),
         numba_threads=numba_threads,
         trace_memory=trace_memory,
+        area_names=_area_names(scenario),
         km_axes=urbanisation._axes(lazy),
     )
     return plan, messages
@@ -644,8 +656,10 @@ def _compute_chunk(plan: _Plan, chunk: Chunk, folder: Path) -> dict[str, Any]:
     carries = np.load(plan.work / "carries.npy", mmap_mode="r")
     people = _integer_people(plan, chunk, np.asarray(population.values), carries)
     codes = np.zeros(chunk.shape, np.int64)
-    if scenario.inputs.boundaries is not None:
-        codes = np.asarray(statistics.rasterize_areas(scenario.inputs.boundaries, cgrid, name_field=scenario.inputs.boundaries_name_field).codes.values)
+    if scenario.inputs.boundaries is not None:  # chunk codes -> position of the name in the file (1-based)
+        areas = statistics.rasterize_areas(scenario.inputs.boundaries, cgrid, name_field=scenario.inputs.boundaries_name_field)
+        to_file = np.array([0, *(plan.area_names.index(n) + 1 for n in areas.names)], np.int64)
+        codes = to_file[np.asarray(areas.codes.values)]
     keys, counts = _coverage_keys(plan, ds, per_operator, classes, codes, people)
     tree = cKDTree(np.column_stack([plan.sites["x"].to_numpy(float), plan.sites["y"].to_numpy(float)])) if len(plan.sites) else None
     return {"key": chunk.key, "layers": meta, "keys": keys, "counts": counts, "clusters": _clusters(plan, chunk, ds["rural_uncovered_population"], tree)}
@@ -793,11 +807,14 @@ def _gap_clusters(plan: _Plan, figures: list[dict[str, Any]]) -> clusters.GapClu
     vrt = plan.work / "labels.vrt"
     write_vrt(vrt, grid, [(plan.work / "labels" / f"{c.key}.tif", c.row0, c.col0, *c.shape) for c in layout.chunks()],
               dtype="int32", attrs={"_FillValue": 0})
+    mask = plan.work / "labels_mask.vrt"  # the same tiles read as Byte: GDAL clamps ids > 255 to 255, 0 stays 0
+    write_vrt(mask, grid, [(plan.work / "labels" / f"{c.key}.tif", c.row0, c.col0, *c.shape) for c in layout.chunks()],
+              dtype="uint8", attrs={})
     polygons: dict[int, list[dict[str, Any]]] = {}
     if figures:
-        with rasterio.open(vrt) as src:
-            band = rasterio.band(src, 1)
-            for geom, value in rasterio.features.shapes(band, mask=band, connectivity=8, transform=grid.transform):
+        with rasterio.open(vrt) as src, rasterio.open(mask) as valid:
+            for geom, value in rasterio.features.shapes(rasterio.band(src, 1), mask=rasterio.band(valid, 1), connectivity=8,
+                                                        transform=grid.transform):
                 polygons.setdefault(int(value), []).append(geom)
     cx = [f["sx"] / f["population"] for f in figures]
     cy = [f["sy"] / f["population"] for f in figures]
@@ -861,10 +878,13 @@ def _indicators(plan: _Plan, results: dict[str, dict[str, Any]]) -> dict[str, An
         operators = {op: ds for op in plan.operators}
     areas = None
     scenario = plan.scenario
-    if scenario.inputs.boundaries is not None:
-        names = statistics.rasterize_areas(scenario.inputs.boundaries, AnalysisGrid(row.crs, row.transform, 1, 1),
-                                           name_field=scenario.inputs.boundaries_name_field).names
-        areas = statistics.AdminAreas(layer(unique[:, 1].astype(np.int32), "admin_area"), names)
+    if scenario.inputs.boundaries is not None:  # as rasterize_areas: the areas holding a cell, renumbered in file order
+        present = np.zeros(len(plan.area_names) + 1, bool)
+        present[unique[:, 1]] = True
+        present[0] = True
+        renumber = np.cumsum(present, dtype=np.int32) - 1
+        names = tuple(name for k, name in enumerate(plan.area_names, start=1) if present[k])
+        areas = statistics.AdminAreas(layer(renumber[unique[:, 1]], "admin_area"), names)
     return {"scenario": {"name": scenario.name, "title": scenario.title}, **statistics.indicators(ds, operators=operators, areas=areas)}
 
 

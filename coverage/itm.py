@@ -295,7 +295,9 @@ def _check_params(p: Any, where: str) -> None:
             raise ScenarioError(f"{where} {name}: {v} must be strictly between 0 and 100")
     z_g = _ground_impedance(p, 100.0)
     if z_g.real <= abs(z_g.imag):
-        raise ScenarioError(f"{where}: epsilon={p.epsilon}, sigma={p.sigma_s_per_m} S/m give an invalid ground impedance")
+        raise ScenarioError(
+            f"{where}: epsilon={p.epsilon}, sigma={p.sigma_s_per_m} S/m give an invalid ground impedance"
+        )
 
 
 def _ground_impedance(p: Any, freq_mhz: float) -> complex:

@@ -81,6 +81,8 @@ NR_RESOURCE_BLOCKS = {
          100: 273},
     60: {10: 11, 15: 18, 20: 24, 25: 31, 30: 38, 40: 51, 50: 65, 60: 79, 70: 93, 80: 107, 90: 121, 100: 135},
 }
+#: Frequencies (MHz) the Longley-Rice ITM covers.
+ITM_FREQUENCY_RANGE_MHZ = (20.0, 20000.0)
 #: Radius (m) searched for valid elevation when a site's own DEM cell is nodata.
 SITE_DEM_SEARCH_M = 1000.0
 
@@ -431,6 +433,8 @@ def _site_rows(
                 )
         else:
             model_id = pathloss.FREE_SPACE
+            if not (ITM_FREQUENCY_RANGE_MHZ[0] <= freq <= ITM_FREQUENCY_RANGE_MHZ[1]):
+                raise _site_error(sites, i, "freq_mhz", f"= {freq:g} MHz is outside model 'itm' (20-20000 MHz)")
         if math.isnan(dem[r, c]):
             window = dem[max(0, r - search): r + search + 1, max(0, c - search): c + search + 1]
             if np.isnan(window).all():
@@ -471,6 +475,21 @@ def _filled_dem(dem: np.ndarray, params: np.ndarray, cell: float) -> np.ndarray:
             window = dem[max(0, r - search): r + search + 1, max(0, c - search): c + search + 1]
             filled[r, c] = np.float32(np.nanmean(window))
     return filled
+
+
+#: Columns that must match for sectors to share one terrain sweep.
+_SHARED_FIELDS = [terrain.S_ROW, terrain.S_COL, terrain.S_HEIGHT, terrain.S_FREQ, terrain.S_MODEL, terrain.S_ENV,
+                  terrain.S_DIFFRACTION, terrain.S_RADIUS]
+
+
+def _mast_groups(params: np.ndarray, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Order rows so that sectors of one mast and carrier are adjacent; return rows and group starts."""
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for i in rows:
+        groups.setdefault(tuple(params[i, _SHARED_FIELDS]), []).append(i)
+    order = [i for members in groups.values() for i in members]
+    starts = np.cumsum([0] + [len(m) for m in groups.values()]).astype(np.int64)
+    return np.asarray(order, dtype=np.int64), starts
 
 
 def _fold_itm(
@@ -528,10 +547,10 @@ def signal_layers(elevation: xr.DataArray, sites: pd.DataFrame, config: Propagat
     layers: dict[str, xr.DataArray] = {}
     for tech in techs:
         idx = np.flatnonzero((sites["tech"] == tech).to_numpy())
-        sweep = np.array([i for i in idx if models[i] != "itm"], dtype=np.int64)
+        sweep, starts = _mast_groups(params, [i for i in idx if models[i] != "itm"])
         best, second, total, index = bestserver.new_state(*grid.shape)
         terrain.sweep_sites(
-            filled, params[sweep], sweep.astype(np.int32), config.receiver_height_m, grid.resolution,
+            filled, params[sweep], sweep.astype(np.int32), starts, config.receiver_height_m, grid.resolution,
             config.k_factor, best, second, total, index,
         )
         for i in idx:

@@ -28,6 +28,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,12 +83,27 @@ class LayerData:
         from an overview).
     crs : rasterio.crs.CRS
         The grid CRS.
+    full_resolution : bool
+        False when read decimated from an overview.
     """
 
     values: np.ndarray
     valid: np.ndarray
     transform: Any
     crs: Any
+    full_resolution: bool = True
+
+    def value_at(self, lon: float, lat: float) -> float | None:
+        """The value of the cell holding a WGS84 point, or None outside or at nodata."""
+        xs, ys = warp_transform("EPSG:4326", self.crs, [lon], [lat])
+        col, row = ~self.transform @ (xs[0], ys[0])
+        if not (math.isfinite(col) and math.isfinite(row)):
+            return None
+        row, col = math.floor(row), math.floor(col)
+        height, width = self.values.shape
+        if not (0 <= row < height and 0 <= col < width) or not self.valid[row, col]:
+            return None
+        return float(self.values[row, col])
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,7 @@ class Layer:
             valid &= ~np.isnan(values)
         if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
             valid &= values != nodata
-        return LayerData(values=values, valid=valid, transform=transform, crs=crs)
+        return LayerData(values=values, valid=valid, transform=transform, crs=crs, full_resolution=factor == 1)
 
     def sample(self, lon: float, lat: float) -> float | None:
         """The layer's value at a point, or None outside the grid or at nodata.
@@ -321,14 +337,7 @@ class Run:
         path = self.extras.get("sites")
         if path is None:
             return None
-        doc = _read_json(path)
-        sites = []
-        for index, feature in enumerate(doc.get("features", [])):
-            geometry = feature.get("geometry") or {}
-            coords = geometry.get("coordinates") or [math.nan, math.nan]
-            props = dict(feature.get("properties") or {})
-            sites.append(Site(index=index, lon=float(coords[0]), lat=float(coords[1]), properties=props))
-        return sites
+        return list(_read_sites(path, path.stat().st_mtime_ns))
 
     def describe(self) -> dict[str, Any]:
         """The run as the JSON catalogue lists it."""
@@ -438,6 +447,19 @@ def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     dlmb = math.radians(lon2 - lon1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+@lru_cache(maxsize=16)
+def _read_sites(path: Path, mtime_ns: int) -> tuple[Site, ...]:
+    """The features of a sites GeoJSON as sites, cached while the file is unchanged."""
+    doc = _read_json(path)
+    sites = []
+    for index, feature in enumerate(doc.get("features", [])):
+        geometry = feature.get("geometry") or {}
+        coords = geometry.get("coordinates") or [math.nan, math.nan]
+        props = dict(feature.get("properties") or {})
+        sites.append(Site(index=index, lon=float(coords[0]), lat=float(coords[1]), properties=props))
+    return tuple(sites)
 
 
 def _read_json(path: Path) -> Any:

@@ -8,11 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from covgap.datasets.dem import read_dem
+from typing import TYPE_CHECKING, Any
+
 from covgap.datasets.errors import InputFileError
-from covgap.datasets.population import read_population
-from covgap.datasets.settlements import read_settlements
-from covgap.datasets.sites import read_sites
+
+if TYPE_CHECKING:
+    from covgap.datasets.dem import read_dem
+    from covgap.datasets.population import read_population
+    from covgap.datasets.settlements import read_settlements
+    from covgap.datasets.sites import read_sites
 
 __all__ = [
     "SampleRegion",
@@ -24,6 +28,23 @@ __all__ = [
 ]
 
 _SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+
+#: The loaders, imported on first use: importing covgap.errors (which lives in
+#: covgap.datasets.errors) must not pull in rasterio, xarray and pandas.
+_LOADERS = {
+    "read_dem": "covgap.datasets.dem",
+    "read_population": "covgap.datasets.population",
+    "read_settlements": "covgap.datasets.settlements",
+    "read_sites": "covgap.datasets.sites",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LOADERS:
+        import importlib
+
+        return getattr(importlib.import_module(_LOADERS[name]), name)
+    raise AttributeError(f"module 'covgap.datasets' has no attribute {name!r}")
 
 
 class SampleRegion(NamedTuple):

@@ -76,11 +76,13 @@ SMALL_RURAL_PEOPLE = 3000.0
 #: per mast the cell could hold at the class's ISD.
 CANDIDATES_PER_MAST = 3
 
-#: Antenna height above ground (m): uniform range per class.
+#: Antenna height above ground (m): uniform range per class (rooftop poles on
+#: 6-10 storey buildings in the city, towers outside); all within Okumura-Hata's
+#: 30-200 m base-station height range.
 MAST_HEIGHT_M: dict[str, tuple[float, float]] = {
-    "urban": (20.0, 32.0),
-    "suburban": (25.0, 40.0),
-    "rural": (30.0, 45.0),
+    "urban": (30.0, 40.0),
+    "suburban": (30.0, 45.0),
+    "rural": (35.0, 50.0),
 }
 #: Carrier frequency (MHz) per technology and class (low band for rural 4G reach).
 BAND_MHZ: dict[tuple[str, str], float] = {

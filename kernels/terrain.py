@@ -442,10 +442,11 @@ def _loss_tables(site, rx_height_m, cell_m, radius_cells):
 
 @ngjit
 def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon, n, hd, hh, z_tx,
-               rx_height_m, cell_m, inv_2ka, r2max, inv_step, inv_u, site, index, row0, col0, drow_u, dcol_u,
+               rx_height_m, cell_m, inv_2ka, r2max, inv_step, inv_u, group, indices, row0, col0, drow_u, dcol_u,
                drow_v, dcol_v, wavelength, mode, table, best, second, total, best_index, field_loss, field_diff,
                field_los, write_fields):
     """Advance ray k over columns [u_start, u_stop): model each cell it owns; return its horizon and hull size."""
+    site = group[0]
     step = 1.0 / inv_step
     steps_per_m = LOSS_TABLE_STEPS / cell_m
     exact_r2 = EXACT_RADIUS_CELLS * EXACT_RADIUS_CELLS
@@ -472,13 +473,14 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                     t = 1 if los else 0
                     lo = table[1 - t, i]
                     loss = lo + (x - i) * (table[1 - t, i + 1] - lo)
-                p = site[S_POWER] + _pattern(site, row0, col0, row, col, d, h_rx, cell_m) - loss - diff
                 if write_fields:
-                    field_loss[row, col] = site[S_POWER] - p
+                    field_loss[row, col] = loss + diff - _pattern(site, row0, col0, row, col, d, h_rx, cell_m)
                     field_diff[row, col] = diff
                     field_los[row, col] = VISIBLE if los else INVISIBLE
                 else:
-                    add_power(best, second, total, best_index, row, col, p, index)
+                    for g in range(group.shape[0]):  # the sectors sharing this mast and carrier
+                        p = group[g, S_POWER] + _pattern(group[g], row0, col0, row, col, d, h_rx, cell_m) - loss - diff
+                        add_power(best, second, total, best_index, row, col, p, indices[g])
         d = u * step
         h = z - d * d * inv_2ka - z_tx
         if mode != NO_DIFFRACTION:
@@ -494,9 +496,15 @@ U_CHUNK = 64
 
 
 @pjit
-def _sweep_site(dem, site, index, rx_height_m, cell_m, k_factor, best, second, total, best_index,
+def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second, total, best_index,
                 field_loss, field_diff, field_los, write_fields):
-    """One site's radial sweep; folds its power into the state or writes its fields."""
+    """One mast's radial sweep for a group of sectors sharing position, height, carrier and model.
+
+    Terrain, path loss and diffraction are computed once per cell; each
+    sector adds its own antenna pattern. Folds the powers into the state,
+    or (``write_fields``, one sector) writes the fields.
+    """
+    site = group[0]
     height, width = dem.shape
     row0 = int(site[S_ROW])
     col0 = int(site[S_COL])
@@ -515,13 +523,16 @@ def _sweep_site(dem, site, index, rx_height_m, cell_m, k_factor, best, second, t
     flat = dem.ravel()
     base = row0 * width + col0
     # the site's own cell
-    p = _cell_power(site, row0, col0, row0, col0, 0.0, rx_height_m - site[S_HEIGHT], True, 0.0, rx_height_m, cell_m)
     if write_fields:
+        p = _cell_power(site, row0, col0, row0, col0, 0.0, rx_height_m - site[S_HEIGHT], True, 0.0, rx_height_m, cell_m)
         field_loss[row0, col0] = site[S_POWER] - p
         field_diff[row0, col0] = 0.0
         field_los[row0, col0] = VISIBLE
     else:
-        add_power(best, second, total, best_index, row0, col0, p, index)
+        for g in range(group.shape[0]):
+            p = _cell_power(group[g], row0, col0, row0, col0, 0.0, rx_height_m - site[S_HEIGHT], True, 0.0,
+                            rx_height_m, cell_m)
+            add_power(best, second, total, best_index, row0, col0, p, indices[g])
     for b in prange(starts[4]):
         side, k_first, k_last = _block_of(np.int64(b), starts, lengths)
         big_r = lengths[side]
@@ -551,7 +562,7 @@ def _sweep_site(dem, site, index, rx_height_m, cell_m, k_factor, best, second, t
                     h, n = _field_ray(
                         flat, base, su, sv, k_first + kl, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon[kl],
                         counts[kl], hd[kl], hh[kl], z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u,
-                        site, index, row0, col0, drow_u, dcol_u, drow_v, dcol_v, wavelength, mode, table, best,
+                        group, indices, row0, col0, drow_u, dcol_u, drow_v, dcol_v, wavelength, mode, table, best,
                         second, total, best_index, field_loss, field_diff, field_los, write_fields,
                     )
                     horizon[kl] = h
@@ -559,7 +570,7 @@ def _sweep_site(dem, site, index, rx_height_m, cell_m, k_factor, best, second, t
 
 
 @ngjit
-def sweep_sites(dem, sites, indices, rx_height_m, cell_m, k_factor, best, second, total, best_index):
+def sweep_sites(dem, sites, indices, group_starts, rx_height_m, cell_m, k_factor, best, second, total, best_index):
     """Fold every site's received power into a best-server state (in place).
 
     Parameters
@@ -567,9 +578,12 @@ def sweep_sites(dem, sites, indices, rx_height_m, cell_m, k_factor, best, second
     dem : ndarray float32 (H, W)
         Ground elevation (m), no NaN.
     sites : ndarray float64 (n, N_SITE_FIELDS)
-        One row per transmitter, columns ``S_*``.
+        One row per transmitter, columns ``S_*``, ordered so that sectors
+        sharing a mast, height, carrier, model and radius are adjacent.
     indices : ndarray int32 (n,)
         The server index recorded in ``best_index`` for each row of ``sites``.
+    group_starts : ndarray int64 (g + 1,)
+        Row where each group starts, then ``n``; one terrain sweep per group.
     rx_height_m, cell_m, k_factor : float
         Receiver height (m), cell size (m), effective Earth radius factor.
     best, second, total, best_index
@@ -577,9 +591,11 @@ def sweep_sites(dem, sites, indices, rx_height_m, cell_m, k_factor, best, second
     """
     dummy_f = np.empty((1, 1), np.float32)
     dummy_u = np.empty((1, 1), np.uint8)
-    for i in range(sites.shape[0]):
-        _sweep_site(dem, sites[i], indices[i], rx_height_m, cell_m, k_factor, best, second, total, best_index,
-                    dummy_f, dummy_f, dummy_u, False)
+    for g in range(group_starts.shape[0] - 1):
+        lo = group_starts[g]
+        hi = group_starts[g + 1]
+        _sweep_site(dem, sites[lo:hi], indices[lo:hi], rx_height_m, cell_m, k_factor, best, second, total,
+                    best_index, dummy_f, dummy_f, dummy_u, False)
 
 
 @ngjit
@@ -598,7 +614,7 @@ def site_fields(dem, site, rx_height_m, cell_m, k_factor):
     best = np.empty((1, 1), np.float32)
     total = np.empty((1, 1), np.float64)
     index = np.empty((1, 1), np.int32)
-    _sweep_site(dem, site, 0, rx_height_m, cell_m, k_factor, best, best, total, index, loss, diff, los, True)
+    _sweep_site(dem, site.reshape(1, -1), np.zeros(1, np.int32), rx_height_m, cell_m, k_factor, best, best, total, index, loss, diff, los, True)
     return loss, diff, los
 
 
@@ -626,3 +642,4 @@ def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, 
             h_rx = dem[row, col] + rx_height_m - d2 * inv_2ka - z_tx
             gain = _pattern(site, row0, col0, row, col, math.sqrt(d2), h_rx, cell_m)
             add_power(best, second, total, best_index, row, col, site[S_POWER] + gain - path, index)
+

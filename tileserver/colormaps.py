@@ -19,14 +19,16 @@ layer                              style
 other continuous                   ``viridis``, linear
 categorical with categories        one colour per class (technologies and
                                    urbanisation classes have fixed colours)
-categorical without categories     (``best_server_*``) cycling qualitative colours,
-                                   negative values (no server) not drawn
+categorical without categories,    cycling qualitative colours (one per site-table
+and every ``best_server_*``        row), negative values (no server) not drawn
 boolean                            0 red, 1 green, both translucent
 hillshade                          opaque grey ramp (the base layer)
 =================================  ===============================================
 
-Value ranges come from the manifest's ``value_range``, or from the data when
-the manifest has none.
+Linear ramps span the 2nd-98th percentiles of the layer's valid cells (values
+beyond are clipped to the end colours); log ramps and grey hillshade span the
+manifest's ``value_range`` (or the data's min-max when it has none). The
+legend reports the range actually used.
 """
 
 from __future__ import annotations
@@ -198,7 +200,8 @@ class Style:
         return doc
 
 
-def style_for(layer: Layer, data_range: tuple[float, float] | None = None) -> Style:
+def style_for(layer: Layer, data_range: tuple[float, float] | None = None,
+              stretch: tuple[float, float] | None = None) -> Style:
     """Choose the style of a layer from its kind and name.
 
     Parameters
@@ -208,6 +211,10 @@ def style_for(layer: Layer, data_range: tuple[float, float] | None = None) -> St
     data_range : tuple of float, optional
         ``(min, max)`` of the valid cells, used when the manifest has no
         ``value_range``.
+    stretch : tuple of float, optional
+        Range a linear ramp spans (e.g. the 2nd-98th percentiles of the
+        data), so that a few extreme cells do not wash out the map. Log-scale
+        ramps (population) keep the full range.
 
     Returns
     -------
@@ -226,7 +233,7 @@ def style_for(layer: Layer, data_range: tuple[float, float] | None = None) -> St
         palette[2] = (26, 152, 80, 150)
         classes = tuple((v, labels.get(v, str(v)), 1 + int(bool(v))) for v in (0, 1))
         return Style("boolean", "boolean", palette, classes=classes)
-    if layer.kind == "categorical":
+    if layer.kind == "categorical" or name.startswith("best_server"):
         palette = np.zeros((256, 4), dtype=np.uint8)
         if not layer.categories:
             for i, colour in enumerate(QUALITATIVE):
@@ -249,6 +256,8 @@ def style_for(layer: Layer, data_range: tuple[float, float] | None = None) -> St
         ramp, scale, zero = "terrain", "linear", False
     else:
         ramp, scale, zero = "viridis", "linear", False
+    if stretch is not None and scale == "linear":
+        vmin, vmax = stretch
     palette = _ramp_palette(RAMPS[ramp], alpha=OVERLAY_ALPHA)
     return Style(ramp, "continuous", palette, float(vmin), float(vmax), scale, zero_transparent=zero)
 

@@ -54,9 +54,10 @@ def get_legend(run: str, name: str) -> Response:
 @META.route("/api/point/<run>")
 def get_point(run: str) -> Response:
     """Every layer's value at ``?lon=&lat=`` and the best server of each technology."""
-    found = service().run(run)
+    tiles = service()
+    found = tiles.run(run)
     lon, lat = parse_lonlat(request.args)
-    return jsonify(point_report(found, lon, lat))
+    return jsonify(point_report(found, lon, lat, lambda layer: tiles.sample(run, layer.name, lon, lat)))
 
 
 @META.route("/api/stats/<run>")

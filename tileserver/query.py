@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from covgap.errors import RequestError
-from covgap.results import Run, Site, haversine_m
+from covgap.results import Layer, Run, Site, haversine_m
 
 __all__ = ["parse_lonlat", "point_report"]
 
@@ -37,7 +37,8 @@ def parse_lonlat(args: Mapping[str, str]) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def point_report(run: Run, lon: float, lat: float) -> dict[str, Any]:
+def point_report(run: Run, lon: float, lat: float,
+                 sample: Callable[[Layer], float | None] | None = None) -> dict[str, Any]:
     """Every layer's value at a point, and the best server of each technology.
 
     Parameters
@@ -45,6 +46,9 @@ def point_report(run: Run, lon: float, lat: float) -> dict[str, Any]:
     run : covgap.results.Run
     lon, lat : float
         WGS84 degrees.
+    sample : callable, optional
+        Returns a layer's value at the point; default
+        :meth:`covgap.results.Layer.sample` (reads the file).
 
     Returns
     -------
@@ -56,7 +60,7 @@ def point_report(run: Run, lon: float, lat: float) -> dict[str, Any]:
     """
     values: dict[str, Any] = {}
     for layer in run.layers.values():
-        value = layer.sample(lon, lat)
+        value = sample(layer) if sample is not None else layer.sample(lon, lat)
         label = None
         if value is not None and layer.categories:
             label = layer.categories.get(int(value))

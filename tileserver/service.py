@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from flask import current_app
 
-from covgap.results import Catalog, Layer, Run
+from covgap.results import Catalog, Layer, LayerData, Run
 from covgap.tileserver.cache import TileCache
 from covgap.tileserver.colormaps import STYLE_VERSION, Style, style_for
 from covgap.tileserver.config import TileserverSettings
@@ -29,12 +29,16 @@ __all__ = ["PreparedLayer", "TileService", "Tile", "current_service", "tile_path
 
 log = logging.getLogger(__name__)
 
+#: Percentiles of the valid cells that linear colour ramps span (outliers are clipped).
+STRETCH_PERCENTILES = (2.0, 98.0)
+
 
 @dataclass(frozen=True)
 class PreparedLayer:
-    """A layer ready to draw: its style, web-mercator grid and cache token."""
+    """A layer ready to draw and query: its cells, style, web-mercator grid and cache token."""
 
     layer: Layer
+    data: LayerData
     style: Style
     grid: MercatorGrid
     data_range: tuple[float, float] | None
@@ -97,18 +101,21 @@ class TileService:
 
     def _prepare(self, run: str, layer: Layer) -> PreparedLayer:
         data = layer.read(max_cells=self.settings.max_layer_cells)
-        data_range = None
+        data_range = stretch = None
         if data.valid.any():
             cells = data.values[data.valid]
             data_range = (float(np.min(cells)), float(np.max(cells)))
-        style = style_for(layer, data_range)
+            if layer.kind == "continuous":
+                low, high = np.percentile(cells, STRETCH_PERCENTILES)
+                stretch = (float(low), float(high)) if high > low else data_range
+        style = style_for(layer, data_range, stretch)
         index = style.encode(data.values, data.valid)
         grid = to_mercator(index, data.transform, data.crs, max_cells=self.settings.max_layer_cells)
         token = hashlib.sha1(
             f"{run}/{layer.name}/{layer.version}/{STYLE_VERSION}".encode()
         ).hexdigest()[:16]
         log.debug("prepared %s/%s at zoom %d, %s pixels", run, layer.name, grid.zoom, grid.index.shape)
-        return PreparedLayer(layer=layer, style=style, grid=grid, data_range=data_range, token=token)
+        return PreparedLayer(layer=layer, data=data, style=style, grid=grid, data_range=data_range, token=token)
 
     def preload(self) -> None:
         """Prepare every layer of every run (errors are logged, not raised)."""
@@ -120,6 +127,16 @@ class TileService:
                 except Exception:  # noqa: BLE001 - a broken layer must not stop the others
                     log.exception("cannot prepare layer %s/%s", run.name, name)
         log.info("prepared %d layers in %.1f s", len(self._prepared), time.perf_counter() - start)
+
+    def sample(self, run: str, layer: str, lon: float, lat: float) -> float | None:
+        """A layer's value at a WGS84 point, from the cells held in memory.
+
+        Falls back to reading the file when the layer is held decimated.
+        """
+        prepared = self.prepared(run, layer)
+        if prepared.data.full_resolution:
+            return prepared.data.value_at(lon, lat)
+        return prepared.layer.sample(lon, lat)
 
     def etag(self, run: str, layer: str, z: int, x: int, y: int, scale: int, fmt: TileFormat) -> str:
         """The entity tag of a tile, known without drawing it.

@@ -33,10 +33,11 @@ def get_tile(run: str, layer: str, z: str, x: str, name: str) -> Response:
         raise RequestError(f"tile name must look like '<y>.png', '<y>@2x.png' or '<y>.webp', got {name!r}")
     fmt = match["fmt"]
     scale = 2 if match["hidpi"] else 1
+    address = (_int(z, "z"), _int(x, "x"), _int(match["y"], "y"))
     tiles = service()
-    etag = tiles.etag(run, layer, _int(z, "z"), _int(x, "x"), _int(match["y"], "y"), scale, fmt)
+    etag = tiles.etag(run, layer, *address, scale, fmt)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={tiles.settings.max_age_s}"}
     if etag in request.headers.get("If-None-Match", ""):
         return Response(status=304, headers=headers)
-    tile = tiles.tile(run, layer, int(z), int(x), int(match["y"]), scale, fmt)
+    tile = tiles.tile(run, layer, *address, scale, fmt)
     return Response(tile.body, mimetype=tile.mimetype, headers=headers)

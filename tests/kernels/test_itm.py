@@ -235,7 +235,8 @@ def test_return_codes_for_inputs_outside_domain():
 def test_warning_flags_for_short_path_and_low_antenna():
     z = np.full(11, 10.0)
     inter = np.empty(K.N_INTER)
-    loss, warnings, rc = K.itm_p2p_tls(z, 10, 50.0, 0.8, 1.5, 5, 301.0, 900.0, 1, 15.0, 0.005, 1, 50.0, 50.0, 50.0, inter)
+    loss, warnings, rc = K.itm_p2p_tls(z, 10, 50.0, 0.8, 1.5, 5, 301.0, 900.0, 1, 15.0, 0.005, 1, 50.0, 50.0, 50.0,
+                                       inter)
     assert rc == K.RC_SUCCESS_WITH_WARNINGS
     assert warnings & K.WARN_TX_TERMINAL_HEIGHT
     assert warnings & K.WARN_PATH_DISTANCE_TOO_SMALL_2
@@ -249,7 +250,7 @@ def test_delta_h_deciles_match_a_full_sort():
     for n, k in ((35, 4), (95, 10), (245, 25)):
         for v in (rng.normal(size=n), np.arange(n, dtype=float), np.arange(n, 0, -1.0), np.zeros(n),
                   rng.integers(0, 3, n).astype(float), np.r_[np.zeros(n - 3), 1.0, 2.0, 3.0]):
-            largest, smallest = K.deciles(v, n, k, scratch)
+            largest, smallest = K.deciles(v, n, k, v.min(), v.max(), scratch)
             s = np.sort(v)
             assert largest == s[n - k]
             assert smallest == s[k - 1]

@@ -61,7 +61,7 @@ def live_server(served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     port = _free_port()
     workdir = tmp_path_factory.mktemp("server")
     log_path = workdir / "server.log"
-    code = f"from covgap.tileserver import serve; serve({str(served_dir)!r}, port={port}, threads=4)"
+    code = f"from covgap.tileserver.serve import serve; serve({str(served_dir)!r}, port={port}, threads=4)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TILESERVER_")}
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-c", code], cwd=workdir, stderr=log, env=env)

@@ -150,14 +150,27 @@ def build_run(directory: Path, name: str = "today", *, shape: tuple[int, int] = 
             "properties": {"cluster_id": 1, "population": round(float(uncovered.sum()), 1), "cells": 42}}]}
         (run_dir / "gap_clusters.geojson").write_text(json.dumps(clusters))
         extras["gap_clusters"] = "gap_clusters.geojson"
-        total = float(population.sum())
-        covered_pop = float((population * covered).sum())
-        summary = {"total_population": round(total, 1),
-                   "technologies": {"4G": {"covered_population": round(covered_pop, 1),
-                                           "share_covered": round(covered_pop / total, 4)}},
-                   "uncovered_population": round(float(uncovered.sum()), 1),
-                   "urban_rural": {"urban": {"population": round(float(population[urban > 1].sum()), 1)},
-                                   "rural": {"population": round(float(population[urban == 1].sum()), 1)}}}
+        people = np.rint(population).astype(np.int64)
+
+        def block(mask: np.ndarray) -> dict[str, Any]:
+            total = int(people[mask].sum())
+            yes = int(people[mask & (covered == 1)].sum())
+            entry = {"covered_population": yes, "uncovered_population": total - yes,
+                     "covered_pct": round(100 * yes / total, 4) if total else None}
+            return {"population": total, "at_least": {"4G": entry}, "technology": {"4G": entry}}
+
+        everywhere = np.ones(shape, dtype=bool)
+        urban_block, rural_block = block(urban > 1), block(urban == 1)
+        gap = None
+        if urban_block["at_least"]["4G"]["covered_pct"] is not None and rural_block["at_least"]["4G"]["covered_pct"] is not None:
+            gap = round(urban_block["at_least"]["4G"]["covered_pct"] - rural_block["at_least"]["4G"]["covered_pct"], 4)
+        summary = {  # the covgap.indicators/1 layout of covgap.statistics.indicators
+            "schema": "covgap.indicators/1", "technologies": ["4G"],
+            "total_population": int(people.sum()),
+            "uncovered_population": block(everywhere)["at_least"]["4G"]["uncovered_population"],
+            "groups": {"all_operators": {"total": block(everywhere),
+                                         "urbanisation": {"urban": urban_block, "rural": rural_block},
+                                         "rural_urban_gap_pp": {"4G": gap}}}}
         (run_dir / "summary.json").write_text(json.dumps(summary))
     if with_sites:
         lons, lats = warp_transform(CRS, "EPSG:4326", [p[0] for p in site_xy], [p[1] for p in site_xy])

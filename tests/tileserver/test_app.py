@@ -192,7 +192,8 @@ def test_point_query_without_sites_table_or_outside(client, runs) -> None:
 
 def test_stats_are_the_summary(client) -> None:
     stats = client.get("/api/stats/today").get_json()
-    assert stats["technologies"]["4G"]["share_covered"] > 0
+    assert stats["schema"] == "covgap.indicators/1"
+    assert stats["groups"]["all_operators"]["total"]["at_least"]["4G"]["covered_pct"] > 0
 
 
 def test_download_layer_geotiff(client, served_dir: Path) -> None:

@@ -52,9 +52,11 @@ def test_map_loads_with_overlay_legend_and_stats(page) -> None:
     _overlay_tiles_loaded(page, "uncovered_population")
     assert page.locator("#legend .ramp").count() == 1
     assert "Coverage by technology" in page.inner_text("#stats")
+    assert "4G" in page.inner_text("#stats-tech") and "%" in page.inner_text("#stats-urban-rural")
     assert "modelled" in page.inner_text("#provenance-note")
     assert "WorldPop" in page.inner_text(".leaflet-control-attribution")
     assert page.locator(".leaflet-interactive").count() >= 1  # gap cluster outline
+    page.wait_for_timeout(400)  # let Leaflet's tile fade-in finish before the screenshot
     page.screenshot(path=str(ARTIFACTS / "webmap-initial.png"))
     assert page.console_errors == []
     assert page.failed_requests == []
@@ -68,6 +70,7 @@ def test_switch_layer_and_opacity(page) -> None:
     page.dispatch_event("#opacity", "input")
     assert page.evaluate("window.covgap.state.overlay.options.opacity") == pytest.approx(0.4)
     assert "covered_4G.tif" in page.inner_text("#downloads")
+    page.wait_for_timeout(400)
     page.screenshot(path=str(ARTIFACTS / "webmap-covered-4G.png"))
     assert page.console_errors == []
 
@@ -89,5 +92,6 @@ def test_switch_run(page) -> None:
     page.wait_for_function(
         "Array.from(document.querySelectorAll('img.leaflet-tile-loaded')).some(i => i.src.includes('/two-off/'))")
     assert "One site switched off" in page.inner_text("#run-title")
+    page.wait_for_timeout(400)
     page.screenshot(path=str(ARTIFACTS / "webmap-run-two-off.png"))
     assert page.console_errors == []

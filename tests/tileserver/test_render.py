@@ -109,6 +109,13 @@ def test_value_range_from_data_when_manifest_has_none() -> None:
     assert (style.vmin, style.vmax) == (5.0, 705.0)
 
 
+def test_linear_ramp_uses_stretch_log_ramp_keeps_full_range() -> None:
+    power = style_for(_layer("continuous", "received_power_4G", (-160.0, -40.0)), stretch=(-120.0, -60.0))
+    assert (power.vmin, power.vmax) == (-120.0, -60.0)
+    people = style_for(_layer("continuous", "population", (0.0, 500.0)), stretch=(0.0, 80.0))
+    assert (people.vmin, people.vmax) == (0.0, 500.0)
+
+
 def test_encoded_png_keeps_transparency() -> None:
     style = style_for(_layer("continuous"))
     indices = np.zeros((256, 256), dtype=np.uint8)

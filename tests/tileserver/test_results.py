@@ -69,6 +69,14 @@ def test_sample_inside_outside_and_nodata(served_dir: Path) -> None:
     assert layer.sample(lon[0], lat[0]) is None
 
 
+def test_value_at_matches_sample(served_dir: Path) -> None:
+    layer = open_results(served_dir).layer("today", "received_power_4G")
+    data = layer.read()
+    w, s, e, n = layer.bounds
+    for lon, lat in [((w + e) / 2, (s + n) / 2), (w + 0.3 * (e - w), s + 0.8 * (n - s)), (w - 1, s)]:
+        assert data.value_at(lon, lat) == layer.sample(lon, lat)
+
+
 def test_sites_keep_table_order(served_dir: Path) -> None:
     sites = open_results(served_dir).run("today").sites()
     assert [s.properties["site_id"] for s in sites] == ["A-001", "B-001", "C-001"]
@@ -121,6 +129,12 @@ def test_bad_kind_and_missing_key(served_dir: Path, tmp_path: Path) -> None:
     _edit_manifest(run, lambda d: d.pop("bounds"))
     with pytest.raises(InputValueError, match="missing key 'bounds'"):
         open_results(run)
+
+
+def test_layer_without_valid_cells_has_no_value_range(served_dir: Path, tmp_path: Path) -> None:
+    run = _copy_run(served_dir, tmp_path)
+    _edit_manifest(run, lambda d: d["layers"][0].update(value_range=[None, None]))
+    assert open_results(run).layer("today", "elevation").value_range is None
 
 
 def test_empty_or_missing_directory(tmp_path: Path) -> None:
