@@ -35,7 +35,7 @@ from covgap.errors import CovgapWarning, GridError, ScenarioError
 from covgap.grid import AnalysisGrid
 from covgap.hillshade import hillshade
 from covgap.propagation import signal_layers
-from covgap.regrid import dem_lonlat_bounds, regrid_dem, regrid_population
+from covgap.regrid import regrid_dem, regrid_population
 from covgap.scenario import Changes, Scenario
 from covgap.types import TECHNOLOGIES
 
@@ -81,17 +81,28 @@ def load_inputs(scenario: Scenario) -> Inputs:
     """
     dem = read_dem(scenario.inputs.dem)
     population = read_population(scenario.inputs.population)
-    bounds = scenario.grid.bounds or dem_lonlat_bounds(dem)
-    grid = AnalysisGrid.from_lonlat_bounds(bounds, scenario.grid.resolution_m, scenario.grid.crs)
+    if scenario.grid.bounds is None:
+        grid = AnalysisGrid.inside(dem.rio.crs, dem.rio.bounds(), scenario.grid.resolution_m, scenario.grid.crs)
+    else:
+        grid = AnalysisGrid.from_lonlat_bounds(scenario.grid.bounds, scenario.grid.resolution_m, scenario.grid.crs)
     if grid.width * grid.height > 400_000_000:
         raise GridError(
             f"{scenario.path}: the grid would have {grid.width} x {grid.height} cells; "
             "use a coarser grid.resolution_m or smaller grid.bounds, or run chunked on Dask (--workers)"
         )
     elevation = regrid_dem(dem, grid)
-    if not np.isfinite(elevation.values).any():
-        raise GridError(f"{scenario.inputs.dem}: the DEM does not overlap the analysis grid {bounds}")
+    no_terrain = ~np.isfinite(elevation.values)
+    if no_terrain.all():
+        raise GridError(f"{scenario.inputs.dem}: the DEM does not overlap the analysis grid {grid.lonlat_bounds()}")
     pop = regrid_population(population, grid)
+    stranded = float(pop.values[no_terrain].sum())
+    if stranded >= 0.5:
+        warnings.warn(
+            f"{scenario.inputs.dem}: {stranded:,.0f} people live in {int(no_terrain.sum())} cells without elevation "
+            "data; nothing is modelled there and they count as not covered (set grid.bounds inside the DEM)",
+            CovgapWarning,
+            stacklevel=2,
+        )
     sites = read_sites(scenario.inputs.sites, format=scenario.inputs.sites_format)
     sites = apply_changes(sites, scenario.changes, scenario.inputs.sites_format)
     return Inputs(grid, elevation, pop, place_sites(sites, grid, source=str(scenario.inputs.sites)))

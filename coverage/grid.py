@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 
 from covgap.errors import GridError
@@ -95,6 +96,50 @@ class AnalysisGrid:
         height = int(math.ceil((top - bottom) / resolution_m))
         transform = Affine(resolution_m, 0.0, left, 0.0, -resolution_m, top)
         return cls(dst, transform, width, height)
+
+    @classmethod
+    def inside(
+        cls, src_crs: CRS | str, src_bounds: BBox, resolution_m: float, crs: CRS | str | None = None
+    ) -> "AnalysisGrid":
+        """The largest grid, north-up in a metric CRS, that lies inside a raster's extent.
+
+        A raster in degrees becomes a slightly rotated quadrilateral in a UTM
+        zone; this grid keeps inside it so that every cell has data.
+
+        Parameters
+        ----------
+        src_crs : CRS or str
+            The CRS of ``src_bounds``.
+        src_bounds : (left, bottom, right, top)
+            The raster's extent.
+        resolution_m : float
+            Cell size in metres.
+        crs : CRS or str, optional
+            The grid's CRS; default: the UTM zone of the extent's centre.
+        """
+        lonlat = transform_bounds(src_crs, "EPSG:4326", *src_bounds, densify_pts=21)
+        outer = cls.from_lonlat_bounds(lonlat, resolution_m, crs)
+        left, bottom, right, top = src_bounds
+        t = np.linspace(0.0, 1.0, 51)
+        edges = {
+            "left": (np.full_like(t, left), bottom + t * (top - bottom)),
+            "right": (np.full_like(t, right), bottom + t * (top - bottom)),
+            "bottom": (left + t * (right - left), np.full_like(t, bottom)),
+            "top": (left + t * (right - left), np.full_like(t, top)),
+        }
+        xs, ys = {}, {}
+        for name, (ex, ey) in edges.items():
+            px, py = warp_transform(src_crs, outer.crs, ex, ey)
+            xs[name], ys[name] = np.asarray(px), np.asarray(py)
+        res = resolution_m
+        x0 = math.ceil(xs["left"].max() / res) * res
+        x1 = math.floor(xs["right"].min() / res) * res
+        y0 = math.ceil(ys["bottom"].max() / res) * res
+        y1 = math.floor(ys["top"].min() / res) * res
+        if x1 - x0 < res or y1 - y0 < res:
+            raise GridError(f"the raster's extent {src_bounds} holds no {resolution_m:g} m cell")
+        transform = Affine(res, 0.0, x0, 0.0, -res, y1)
+        return cls(outer.crs, transform, int(round((x1 - x0) / res)), int(round((y1 - y0) / res)))
 
     @property
     def resolution(self) -> float:

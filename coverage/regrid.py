@@ -19,13 +19,13 @@ import math
 import numpy as np
 import xarray as xr
 from rasterio.crs import CRS
-from rasterio.warp import Resampling, reproject, transform, transform_bounds
+from rasterio.warp import Resampling, reproject, transform
 from scipy import ndimage
 
 from covgap.errors import GridError
 from covgap.grid import AnalysisGrid
 
-__all__ = ["regrid_dem", "regrid_population", "dem_lonlat_bounds"]
+__all__ = ["regrid_dem", "regrid_population"]
 
 #: Authalic radius of the WGS 84 ellipsoid, for the area of geographic cells.
 EARTH_AUTHALIC_RADIUS_M = 6371007.2
@@ -142,7 +142,3 @@ def _fully_inside(crs: CRS, affine: object, shape: tuple[int, int], grid: Analys
     cell_in = corner_in[:-1, :-1] & corner_in[1:, :-1] & corner_in[:-1, 1:] & corner_in[1:, 1:]
     return cell_in.ravel()
 
-
-def dem_lonlat_bounds(dem: xr.DataArray) -> tuple[float, float, float, float]:
-    """The DEM's extent in degrees, the default area of a scenario."""
-    return transform_bounds(dem.rio.crs, "EPSG:4326", *dem.rio.bounds(), densify_pts=21)

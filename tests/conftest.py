@@ -73,9 +73,13 @@ B-2,Operator B,108.200,16.300,25,3G,2100,58,,,
 
 @pytest.fixture
 def tiny_scenario(tmp_path: Path, dem_file: Callable[..., Path], population_file: Callable[..., Path]) -> Path:
-    """A complete scenario over a small generated region (one site lies off the grid)."""
-    dem_file((200, 200), "bump", name="dem.tif")
-    population_file((7, 7), name="pop.tif")
+    """A complete scenario over a small generated region.
+
+    The sites stand in the north-west corner and reach 3 km, so the rest of the
+    region is not covered; one site lies off the grid.
+    """
+    dem_file((400, 400), "bump", name="dem.tif")  # about 12 x 11 km
+    population_file((14, 14), name="pop.tif")
     (tmp_path / "sites.csv").write_text(SITES_CSV, encoding="utf-8")
     path = tmp_path / "tiny.toml"
     path.write_text(
@@ -89,7 +93,7 @@ sites = "sites.csv"
 [grid]
 resolution_m = 100
 [propagation]
-max_radius_km = 5
+max_radius_km = 3
 [metadata]
 sites_provenance = "modelled"
 attribution = ["generated for the tests"]

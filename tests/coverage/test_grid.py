@@ -40,3 +40,15 @@ def test_grid_from_lonlat_bounds_is_metric_and_covers_the_area() -> None:
 def test_bad_grids_are_refused(bounds: tuple, res: float, crs: str | None, match: str) -> None:
     with pytest.raises(GridError, match=match):
         AnalysisGrid.from_lonlat_bounds(bounds, res, crs)
+
+
+def test_grid_inside_a_geographic_raster_has_data_in_every_cell() -> None:
+    src_bounds = (108.08, 15.87, 108.32, 16.12)
+    grid = AnalysisGrid.inside("EPSG:4326", src_bounds, 100.0)
+    assert grid.crs.to_epsg() == 32649
+    w, s, e, n = grid.lonlat_bounds()
+    assert w >= 108.08 and s >= 15.87 and e <= 108.32 and n <= 16.12
+    outer = AnalysisGrid.from_lonlat_bounds(src_bounds, 100.0)
+    # Only the slivers lost to the zone's rotation (about 0.8 degrees, 3 degrees off
+    # the central meridian: some 400 m per edge over 28 km) and to the snapping.
+    assert outer.width - 12 <= grid.width < outer.width and outer.height - 12 <= grid.height < outer.height
