@@ -31,7 +31,7 @@ from rasterio.windows import Window
 from covgap.errors import GridError
 from covgap.grid import AnalysisGrid
 
-__all__ = ["Chunk", "ChunkLayout", "read_window", "write_tile", "write_vrt", "pairwise_sum_ranges"]
+__all__ = ["Chunk", "ChunkLayout", "combine_pairwise", "leaves", "pairwise_sum_ranges", "read_window", "write_tile", "write_vrt"]
 
 #: GDAL creation options of the per-chunk parts (the final COGs use covgap.export's).
 TILE_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "DEFLATE", "num_threads": "1"}

@@ -461,7 +461,7 @@ def _task_fill(plan: _Plan, *_deps: Any) -> str:
             count += int(valid.sum())
             sums[(start, stop)] = float(np.sum(np.where(valid, z, 0.0)))
     fill = combine_pairwise(tree, sums) / count if count else 0.0
-    _write_atomic(out, json.dumps({"fill": fill.hex() if isinstance(fill, float) else float(fill).hex()}))
+    _write_atomic(out, json.dumps({"fill": float(fill).hex()}))
     return str(out)
 
 
@@ -991,8 +991,9 @@ def run_chunked(
         A rerun of the same scenario with the same chunk size resumes from
         it; a changed scenario or input file starts it afresh.
     numba_threads : int, optional
-        Numba threads per task (default: Numba's default; 1 is best when
-        every core runs a worker).
+        Numba threads per task (default: with ``n_workers``, the machine's
+        cores divided among the workers; otherwise Numba's default, all of
+        a worker machine's cores).
     trace_memory : bool
         Record each chunk task's tracemalloc peak (slower; for tests and
         benchmarks).
@@ -1023,6 +1024,8 @@ def run_chunked(
         shutil.rmtree(work)
     for sub in ("population", "km", "chunks", "labels", "layers"):
         (work / sub).mkdir(parents=True, exist_ok=True)
+    if numba_threads is None and n_workers is not None:  # one core per worker process: no oversubscription
+        numba_threads = max(1, (os.cpu_count() or 1) // n_workers)
     plan, messages = _make_plan(scenario, work, chunk_size, numba_threads, trace_memory)
     _write_atomic(stamp, json.dumps({"fingerprint": fingerprint, "grid": [plan.layout.grid.width, plan.layout.grid.height],
                                      "chunk_size": chunk_size}))

@@ -29,11 +29,12 @@ import math
 import warnings
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor used on the grids)
 import xarray as xr
 
 from covgap.errors import CovgapWarning, ScenarioError, SiteError
@@ -227,7 +228,7 @@ class PropagationConfig:
                     f"{where}: model 'itm' not available (covgap.itm is not installed); "
                     f"use one of: {', '.join(n for n in MODEL_NAMES if n != 'itm')}"
                 )
-            config = _replace(config, itm=itm_module.ItmParams.from_mapping(itm_table, where=f"{where}.itm"))
+            config = replace(config, itm=itm_module.ItmParams.from_mapping(itm_table, where=f"{where}.itm"))
         return config
 
     def model_for(self, tech: str, site_model: str = "") -> str:
@@ -235,12 +236,6 @@ class PropagationConfig:
         if site_model:
             return site_model
         return self.models.get(tech, self.model)
-
-
-def _replace(config: PropagationConfig, **changes: Any) -> PropagationConfig:
-    from dataclasses import replace
-
-    return replace(config, **changes)
 
 
 def _itm_module() -> Any:

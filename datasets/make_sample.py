@@ -75,10 +75,15 @@ crs = "EPSG:32649"
 receiver_height_m = 1.5
 max_radius_km = 25.0
 # "auto" picks the model by carrier frequency: Okumura-Hata to 1500 MHz (2G 900,
-# rural 4G 900), COST-231 Hata to 2000 MHz (4G 1800), 3GPP RMa above (3G 2100, 5G 3500);
+# rural 4G 900), COST-231 Hata to 2000 MHz (4G 1800), 3GPP RMa above (3G 2100);
 # plain "hata" would reject the 1800-3500 MHz carriers (valid 150-1500 MHz only).
 model = "auto"
 environment = "suburban"
+
+[propagation.models]
+# 5G is on urban masts only, at 3.5 GHz: 3GPP TR 38.901 urban macro rather than
+# the rural macro model "auto" picks in a suburban environment.
+"5G" = "uma"
 
 [thresholds]
 "2G" = -95.0

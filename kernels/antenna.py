@@ -92,7 +92,9 @@ def antenna_gain_db(
         a_h = 0.0
     else:
         phi = wrap_degrees(off_azimuth_deg)
-        tilt = elec_tilt_deg + mech_tilt_deg * math.cos(math.radians(phi))
+        tilt = elec_tilt_deg
+        if mech_tilt_deg != 0.0:
+            tilt += mech_tilt_deg * math.cos(math.radians(phi))
         x = phi / h_beamwidth_deg
         a_h = min(12.0 * x * x, front_to_back_db)
     y = (depression_deg - tilt) / v_beamwidth_deg

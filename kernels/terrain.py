@@ -544,8 +544,8 @@ def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second
         n_k = k_last - k_first + 1
         horizon = np.full(n_k, -np.inf)
         counts = np.zeros(n_k, np.int64)
-        hd = np.empty((n_k, cap))
-        hh = np.empty((n_k, cap))
+        hd = np.empty((n_k, min(cap, big_r + 1)))
+        hh = np.empty((n_k, min(cap, big_r + 1)))
         ends = np.empty(n_k, np.int64)
         inv_steps = np.empty(n_k)
         for kl in range(n_k):

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-import xarray as xr
 from affine import Affine
 from rasterio.warp import transform as transform_points
 
@@ -28,7 +27,6 @@ from covgap.analysis import analyse, coverage_layers, load_inputs
 from covgap.chunked import ChunkLayout, combine_pairwise, leaves, pairwise_sum_ranges
 from covgap.distributed import chunk_memory_bound, run_chunked
 from covgap.export import write_run
-from covgap.grid import AnalysisGrid
 from covgap.scenario import load_scenario
 
 distributed = pytest.importorskip("distributed")

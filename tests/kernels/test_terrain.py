@@ -10,7 +10,6 @@ public domain), the hills west of Da Nang, made with::
 and its 1521 nodata cells (sea) set to 0 m with rasterio.
 """
 
-import math
 import shutil
 import subprocess
 from pathlib import Path
