@@ -165,7 +165,7 @@ def chunked(scenario_path: Path, out: Path, workers: int, chunk_size: int) -> di
         wall = time.perf_counter() - start
         rss = client.run(peak_rss_mb)
     return {"workers": workers, "wall_s": round(wall, 1), "stages_s": stages, "chunks": result.chunks,
-            "peak_rss_mb_per_worker": sorted(round(v) for v in rss.values()), "transmitters": None}
+            "chunk_task_s": result.task_seconds, "peak_rss_mb_per_worker": sorted(round(v) for v in rss.values())}
 
 
 def main() -> None:

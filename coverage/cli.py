@@ -203,7 +203,9 @@ def demo(out: Path, host: str, port: int, no_serve: bool, overwrite: bool) -> No
     from covgap.scenario import load_scenarios
 
     reporter = _Reporter(False)
-    for scenario in load_scenarios([sample_region().scenarios]):
+    region = sample_region()
+    scenarios = sorted(load_scenarios([region.scenarios]), key=lambda s: s.path != region.scenario)
+    for scenario in scenarios:
         target = out / scenario.name
         if target.exists() and not overwrite:
             reporter.say(f"{scenario.name}: already computed in {target}")

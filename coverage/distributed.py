@@ -56,6 +56,7 @@ import math
 import os
 import pickle
 import shutil
+import time
 import tracemalloc
 import warnings
 from dataclasses import dataclass, field
@@ -69,10 +70,11 @@ import rasterio
 import rasterio.errors
 import rasterio.features
 import rasterio.shutil
+import rioxarray
 import scipy.ndimage as ndi
 import xarray as xr
 from affine import Affine
-from rasterio.warp import Resampling, reproject, transform_bounds
+from rasterio.warp import Resampling, reproject
 from rasterio.warp import transform as transform_points
 from scipy.spatial import cKDTree
 
@@ -124,6 +126,8 @@ class ChunkedRun:
     peak_traced_bytes : int
         Largest Python/numpy allocation peak of one chunk task (tracemalloc),
         when ``trace_memory`` was set; else 0.
+    task_seconds : dict
+        Summed time of the chunk tasks: ``propagation`` and ``total``.
     """
 
     out_dir: Path
@@ -132,6 +136,7 @@ class ChunkedRun:
     chunks: int
     reused: int
     peak_traced_bytes: int = 0
+    task_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -244,15 +249,14 @@ def _fingerprint(scenario: Scenario, chunk_size: int) -> str:
 
 
 def _grid(scenario: Scenario, dem_source: str) -> AnalysisGrid:
+    """The analysis grid, as :func:`covgap.analysis.load_inputs` builds it (without reading the DEM's values)."""
     if scenario.grid.bounds is not None:
-        bounds = scenario.grid.bounds
-    else:
-        try:
-            with rasterio.open(dem_source) as src:
-                bounds = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21)
-        except rasterio.errors.RasterioError as exc:
-            raise InputFileError(f"{scenario.inputs.dem}: cannot be read as a raster ({exc})") from None
-    return AnalysisGrid.from_lonlat_bounds(bounds, scenario.grid.resolution_m, scenario.grid.crs)
+        return AnalysisGrid.from_lonlat_bounds(scenario.grid.bounds, scenario.grid.resolution_m, scenario.grid.crs)
+    try:
+        dem = rioxarray.open_rasterio(dem_source)
+    except rasterio.errors.RasterioError as exc:
+        raise InputFileError(f"{scenario.inputs.dem}: cannot be read as a raster ({exc})") from None
+    return AnalysisGrid.inside(dem.rio.crs, dem.rio.bounds(), scenario.grid.resolution_m, scenario.grid.crs)
 
 
 def _templates(sites: pd.DataFrame, scenario: Scenario, grid: AnalysisGrid) -> dict[str, dict[str, Any]]:
@@ -611,17 +615,20 @@ def _task_chunk(plan: _Plan, chunk: Chunk, *_deps: Any) -> dict[str, Any]:
 
 
 def _compute_chunk(plan: _Plan, chunk: Chunk, folder: Path) -> dict[str, Any]:
+    task_started = time.perf_counter()
     layout, scenario = plan.layout, plan.scenario
     r0, r1, c0, c1 = layout.expand(chunk.row0, chunk.row1, chunk.col0, chunk.col1, plan.halo)
     window = layout.subgrid(r0, r1, c0, c1)
     elevation = read_window(plan.work / "elevation.tif", window, r0, r1, c0, c1, "elevation",
                             {"units": "m", "long_name": "terrain elevation above mean sea level", "standard_name": "height_above_mean_sea_level"})
     crop = {"y": slice(chunk.row0 - r0, chunk.row1 - r0), "x": slice(chunk.col0 - c0, chunk.col1 - c0)}
+    started = time.perf_counter()
     signal = _signal(plan, elevation, _chunk_sites(plan, chunk)).isel(crop)
     per_operator = {
         op: coverage_layers(elevation, plan.sites.iloc[_chunk_sites(plan, chunk, op)].reset_index(drop=True), scenario).isel(crop)
         for op in plan.operator_groups
     }
+    propagation_s = time.perf_counter() - started
     # hillshade: the chunk and one cell around it, nodata filled with the whole grid's mean elevation
     fill = float.fromhex(json.loads((plan.work / "fill.json").read_text())["fill"])
     h0, h1, w0, w1 = layout.expand(chunk.row0, chunk.row1, chunk.col0, chunk.col1, 1)
@@ -662,7 +669,10 @@ def _compute_chunk(plan: _Plan, chunk: Chunk, folder: Path) -> dict[str, Any]:
         codes = to_file[np.asarray(areas.codes.values)]
     keys, counts = _coverage_keys(plan, ds, per_operator, classes, codes, people)
     tree = cKDTree(np.column_stack([plan.sites["x"].to_numpy(float), plan.sites["y"].to_numpy(float)])) if len(plan.sites) else None
-    return {"key": chunk.key, "layers": meta, "keys": keys, "counts": counts, "clusters": _clusters(plan, chunk, ds["rural_uncovered_population"], tree)}
+    found = _clusters(plan, chunk, ds["rural_uncovered_population"], tree)
+    return {"key": chunk.key, "layers": meta, "keys": keys, "counts": counts, "clusters": found,
+            "seconds": {"propagation": propagation_s, "total": time.perf_counter() - task_started},
+            "transmitters": int(_chunk_sites(plan, chunk).size), "window_cells": (r1 - r0) * (c1 - c0)}
 
 
 def _classes(plan: _Plan, chunk: Chunk) -> np.ndarray:
@@ -1083,4 +1093,5 @@ def run_chunked(
     unique_messages = list(dict.fromkeys(messages))
     peak = max((r.get("traced_peak_bytes", 0) for r in results.values()), default=0)
     reused = sum(1 for r in results.values() if r.get("reused"))
-    return ChunkedRun(out_dir, indicators, unique_messages, len(chunk_list), reused, peak)
+    seconds = {k: round(sum(r["seconds"][k] for r in results.values()), 1) for k in ("propagation", "total")}
+    return ChunkedRun(out_dir, indicators, unique_messages, len(chunk_list), reused, peak, seconds)

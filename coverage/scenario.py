@@ -114,6 +114,10 @@ def load_scenarios(paths: list[Path]) -> list[Scenario]:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file.
 
+    A scenario may start from another with ``base = "other.toml"``: the base's
+    tables are read first (its paths relative to the base file) and every key
+    the scenario sets replaces the base's.
+
     Parameters
     ----------
     path : str or Path
@@ -126,11 +130,22 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises
     ------
     InputFileError
-        The file is missing or unreadable.
+        The file (or its base) is missing or unreadable.
     ScenarioError
         The file is not valid TOML, or a key is unknown or has a bad value.
     """
     path = Path(path).resolve()
+    return parse_scenario(_read_document(path, ()), base=path.parent, path=path)
+
+
+#: Keys holding paths, by table, resolved against the file that sets them.
+_PATH_KEYS = {"inputs": ("dem", "population", "sites", "boundaries"), "scenario": ("add_sites",)}
+
+
+def _read_document(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The TOML document of ``path`` with its paths made absolute and its base merged in."""
+    if path in seen:
+        raise ScenarioError(f"{path}: 'base' files form a cycle: {' -> '.join(str(p) for p in (*seen, path))}")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -139,7 +154,28 @@ def load_scenario(path: str | Path) -> Scenario:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return parse_scenario(doc, base=path.parent, path=path)
+    for table, keys in _PATH_KEYS.items():
+        section = doc.get(table)
+        if isinstance(section, dict):
+            for key in keys:
+                if isinstance(section.get(key), str):
+                    section[key] = str(path.parent / section[key])
+    base = doc.pop("base", None)
+    if base is None:
+        return doc
+    if not isinstance(base, str):
+        raise ScenarioError(f"{path}: 'base' must be the path of another scenario file, got {base!r}")
+    merged = _read_document((path.parent / base).resolve(), (*seen, path))
+    merged.pop("name", None)
+    merged.pop("title", None)
+    return _merge(merged, doc)
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def parse_scenario(doc: Mapping[str, Any], *, base: Path, path: Path) -> Scenario:

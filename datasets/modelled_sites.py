@@ -10,7 +10,8 @@ and replace it by real data as soon as that exists.
 The method, step by step:
 
 1. **Land and region.** Masts go only where the DEM has data and is above
-   0 m (SRTM's sea surface is 0 m). The region is the DEM's extent.
+   0 m (SRTM's sea surface is 0 m), at least :data:`EDGE_MARGIN_KM` inside
+   the DEM's edges. The region is the DEM's extent.
 2. **Density classes** per population cell (people per km²), with the cell
    thresholds of the GHSL degree of urbanisation: urban >= 1500,
    suburban >= 300, rural below.
@@ -68,6 +69,9 @@ METHOD = (
 #: Population density thresholds (people per km²) of the GHSL degree of urbanisation.
 URBAN_DENSITY = 1500.0
 SUBURBAN_DENSITY = 300.0
+#: Masts stay this far (km) inside the DEM's edges, so that they also lie on
+#: an analysis grid inscribed in the DEM in another projection.
+EDGE_MARGIN_KM = 0.5
 #: Radius (km) searched around a rural demand point for the highest ground.
 HILLTOP_RADIUS_KM = 2.0
 #: Rural masts serving fewer people than this are omni.
@@ -178,8 +182,18 @@ class _Terrain:
 
     def __init__(self, dem: xr.DataArray) -> None:
         self.crs = dem.rio.crs
-        self.transform = dem.rio.transform()
-        self.values = np.asarray(dem.values, dtype=np.float64)
+        self.transform = t = dem.rio.transform()
+        values = np.array(dem.values, dtype=np.float64)
+        if self.crs.is_geographic:
+            lat = math.radians(float(dem.y.mean()))
+            cell_w_km, cell_h_km = abs(t.a) * 111.320 * math.cos(lat), abs(t.e) * 110.574
+        else:
+            cell_w_km, cell_h_km = abs(t.a) / 1000.0, abs(t.e) / 1000.0
+        mr = min(math.ceil(EDGE_MARGIN_KM / cell_h_km), values.shape[0] // 2)
+        mc = min(math.ceil(EDGE_MARGIN_KM / cell_w_km), values.shape[1] // 2)
+        values[:mr] = values[values.shape[0] - mr :] = np.nan
+        values[:, :mc] = values[:, values.shape[1] - mc :] = np.nan
+        self.values = values
 
     def _rowcol(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         xs, ys = warp_transform(CRS.from_epsg(4326), self.crs, list(lon), list(lat))

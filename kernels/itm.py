@@ -118,6 +118,22 @@ INTER_D_KM = 10
 INTER_MODE = 11
 N_INTER = 12
 
+# --- link constants (indices into the tuple link_constants returns) --------
+LC_F_THIRD = 0
+LC_F_MTHIRD = 1
+LC_ABS_Z_G = 2
+LC_Z_T = 3
+LC_Z_L = 4
+LC_Z_S = 5
+LC_WN = 6
+LC_D_EX_WN = 7
+LC_G_MINUS = 8
+LC_G_PLUS = 9
+LC_MD = 10
+LC_PLUS10 = 11
+LC_PLUS20 = 12
+LC_WARNINGS = 13
+
 #: Histogram bins of :func:`deciles`.
 DECILE_BINS = 256
 #: Length of the scratch buffer :func:`compute_delta_h` needs.
@@ -407,15 +423,69 @@ def deciles(v, n, k, lo, hi, scratch):
 
 
 @ngjit
-def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch):
+def _kth_smallest(a, m, r):
+    """The r-th smallest (1-based) of ``a[:m]`` (no NaN); reorders ``a``.
+
+    Quickselect (Hoare partition, median-of-three pivot), insertion sort
+    below 16 values: the same order statistic ``std::nth_element`` gives.
+    """
+    lo = 0
+    hi = m - 1
+    kk = r - 1
+    while hi - lo >= 16:
+        mid = (lo + hi) // 2
+        x, y, w = a[lo], a[mid], a[hi]
+        pivot = max(min(x, y), min(max(x, y), w))
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+        if kk <= j:
+            hi = j
+        elif kk >= i:
+            lo = i
+        else:
+            return a[kk]
+    for p in range(lo + 1, hi + 1):
+        x = a[p]
+        q = p
+        while q > lo and a[q - 1] > x:
+            a[q] = a[q - 1]
+            q -= 1
+        a[q] = x
+    return a[kk]
+
+
+@ngjit
+def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
     """Terrain irregularity parameter ``delta_h`` (m) between two distances.
 
     ``scratch`` is float64 of length >= :data:`DELTA_H_SCRATCH`.
+
+    ``t_top``, ``t_bot``: guesses of the 10 % / 90 % deciles of the
+    residuals (``t_top >= t_bot``; NaN for no guess), e.g. a neighbouring
+    path's with some margin. Residuals ``>= t_top`` and ``<= t_bot`` are
+    gathered while they are computed; when each side gathers at least as
+    many as the decile's rank, the decile lies among them and is selected
+    from these few (the same value, exactly). Otherwise, or without a guess,
+    the deciles come from :func:`deciles` over all residuals.
+
+    Returns ``(delta_h, q10, q90)``: ``q10``, ``q90`` are the residuals'
+    deciles (NaN when the path is too short to have them).
     """
     x_start = d_start_m / xi
     x_end = d_end_m / xi
     if x_end - x_start < 2.0:
-        return 0.0
+        return 0.0, math.nan, math.nan
     p10 = int(0.1 * (x_end - x_start + 8.0))
     p10 = min(max(4, p10), 25)
     n = 10 * p10 - 5
@@ -433,17 +503,33 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch):
         s[j] = z[i + 1] + (z[i + 1] - z[i]) * (pos - (i + 1))
     fit_y1, fit_y2 = linear_least_squares_fit(s, n - 1, 1.0, 0.0, np_s)
     fit_y2 = (fit_y2 - fit_y1) / np_s
+    for j in range(n):
+        diffs[j] = s[j] - (fit_y1 + j * fit_y2)
+    sel = scratch[247 + 245 :]
+    if t_top >= t_bot:
+        top = sel[0:n]
+        bot = sel[n : 2 * n]
+        m_top = 0
+        m_bot = 0
+        for j in range(n):
+            v = diffs[j]
+            top[m_top] = v
+            m_top += v >= t_top
+            bot[m_bot] = v
+            m_bot += v <= t_bot
+        if m_top >= p10 and m_bot >= p10:
+            q10 = _kth_smallest(top, m_top, m_top - p10 + 1)
+            q90 = _kth_smallest(bot, m_bot, p10)
+            return (q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
     lo = math.inf
     hi = -math.inf
     for j in range(n):
-        v = s[j] - (fit_y1 + j * fit_y2)
-        diffs[j] = v
-        lo = min(lo, v)
-        hi = max(hi, v)
-    q10, q90 = deciles(diffs, n, p10, lo, hi, scratch[247 + 245 :])
+        lo = min(lo, diffs[j])
+        hi = max(hi, diffs[j])
+    q10, q90 = deciles(diffs, n, p10, lo, hi, sel)
     # NTIA's q90 is the (p90 + 1)-th largest, i.e. the p10-th smallest
     delta_h_d = q10 - q90
-    return delta_h_d / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3))
+    return delta_h_d / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
 
 
 @ngjit
@@ -583,7 +669,7 @@ def delta_h_of_profile(z, n_int, xi, h_tx, h_rx, dh_tx, dh_rx, scratch):
     d_m = n_int * xi
     d_start = min(15.0 * h_tx, 0.1 * dh_tx)
     d_end = d_m - min(15.0 * h_rx, 0.1 * dh_rx)
-    return compute_delta_h(z, n_int, xi, d_start, d_end, scratch)
+    return compute_delta_h(z, n_int, xi, d_start, d_end, scratch, math.nan, math.nan)[0]
 
 
 # =============================================================================
@@ -625,14 +711,13 @@ def _vogler_path(d_m, a_e, theta_los, d_ml, x1, x2, f_third, f_mthird, abs_z_g):
 
 @ngjit
 def diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
-                       mode, theta_los, d_sml, f_mhz):
+                       mode, theta_los, d_sml, f_mhz, f_third, f_mthird):
     """NTIA's DiffractionLoss at the two distances ``d_3`` and ``d_4`` (dB).
 
     The terms that do not depend on the distance (terminal height-gain
-    functions, clutter factor, weighting prefactor) are computed once.
+    functions, clutter factor, weighting prefactor) are computed once;
+    ``f_third``, ``f_mthird`` are ``f_mhz ** (1/3)`` and ``f_mhz ** (-1/3)``.
     """
-    f_third = f_mhz**THIRD
-    f_mthird = f_mhz ** (-THIRD)
     d_ml = dh_tx + dh_rx
     x1, f1 = _vogler_terminal(dh_tx, he_tx, f_third, f_mthird, abs_z_g)
     x2, f2 = _vogler_terminal(dh_rx, he_rx, f_third, f_mthird, abs_z_g)
@@ -728,10 +813,11 @@ def troposcatter_loss(d_m, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f
 
 @ngjit
 def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, n_s,
-                 delta_h, h_tx, h_rx, d_m, mode):
+                 delta_h, h_tx, h_rx, d_m, mode, lc):
     """Reference attenuation (dB) below free space.
 
-    Returns ``(A_ref_db, warnings, propmode, return_code)``.
+    ``lc``: :func:`link_constants` of ``f_mhz`` and ``z_g``. Returns
+    ``(A_ref_db, warnings, propmode, return_code)``.
     """
     warnings = 0
     a_e = 1.0 / gamma_e
@@ -762,12 +848,12 @@ def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, 
         return 0.0, warnings, PROPMODE_NOT_SET, RC_EFFECTIVE_EARTH
     if z_g.real <= abs(z_g.imag):
         return 0.0, warnings, PROPMODE_NOT_SET, RC_GROUND_IMPEDANCE
-    abs_z_g = abs(z_g)
+    abs_z_g = lc[LC_ABS_Z_G]
     scale = (a_e**2 / f_mhz) ** THIRD
     d_3 = max(d_sml, d_ml + 5.0 * scale)
     d_4 = d_3 + 10.0 * scale
     a_3, a_4 = diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
-                                  mode, theta_los, d_sml, f_mhz)
+                                  mode, theta_los, d_sml, f_mhz, lc[LC_F_THIRD], lc[LC_F_MTHIRD])
     m_d = (a_4 - a_3) / (d_4 - d_3)
     a_d0 = a_3 - m_d * d_3
     d_min = abs(he_tx - he_rx) / 200e-3
@@ -847,9 +933,12 @@ def _curve(c1, c2, x1, x2, x3, d_e):
 
 
 @ngjit
-def variability(time, location, situation, he_tx, he_rx, delta_h, f_mhz, d_m, a_ref, climate, mdvar):
-    """Variability adjustment; returns ``(A_ref - V_med - Y_R - Y_S, warnings)``.
+def link_constants(f_mhz, z_g, climate, mdvar, time, location, situation):
+    """The terms of LongleyRice and Variability that depend only on the link's parameters.
 
+    Computed once per point-to-point or area prediction, and once per site
+    by the sweep; the same expressions as NTIA's, evaluated once instead of
+    per path. Returns a float64 tuple indexed by the ``LC_*`` constants.
     ``time``, ``location``, ``situation`` are percentages (0, 100).
     """
     warnings = 0
@@ -858,27 +947,13 @@ def variability(time, location, situation, he_tx, he_rx, delta_h, f_mhz, d_m, a_
     z_s = inverse_ccdf(situation / 100.0)
     c = climate - 1
     wn = f_mhz / 47.7
-    d_ex = (
-        math.sqrt(2.0 * A_9000_M * he_tx)
-        + math.sqrt(2.0 * A_9000_M * he_rx)
-        + (575.7e12 / wn) ** THIRD
-    )
-    if d_m < d_ex:
-        d_e = 130e3 * d_m / d_ex
-    else:
-        d_e = 130e3 + d_m - d_ex
     md = mdvar
     plus20 = md >= 20
     if plus20:
         md -= 20
-    if plus20:
-        sigma_s = 0.0
-    else:
-        sigma_s = 5.0 + 3.0 * math.exp(-d_e / 100e3)
     plus10 = md >= 10
     if plus10:
         md -= 10
-    v_med = _curve(ALL_YEAR[0, c], ALL_YEAR[1, c], ALL_YEAR[2, c], ALL_YEAR[3, c], ALL_YEAR[4, c], d_e)
     if md == MDVAR_SINGLE_MESSAGE:
         z_t = z_s
         z_l = z_s
@@ -888,17 +963,57 @@ def variability(time, location, situation, he_tx, he_rx, delta_h, f_mhz, d_m, a_
         z_l = z_t
     if abs(z_t) > 3.10 or abs(z_l) > 3.10 or abs(z_s) > 3.10:
         warnings |= WARN_EXTREME_VARIABILITIES
-    if plus10:
+    q = math.log(0.133 * wn)
+    g_minus = BFM1[c] + BFM2[c] / ((BFM3[c] * q) ** 2 + 1.0)
+    g_plus = BFP1[c] + BFP2[c] / ((BFP3[c] * q) ** 2 + 1.0)
+    return (
+        f_mhz**THIRD,
+        f_mhz ** (-THIRD),
+        abs(z_g),
+        z_t,
+        z_l,
+        z_s,
+        wn,
+        (575.7e12 / wn) ** THIRD,
+        g_minus,
+        g_plus,
+        float(md),
+        1.0 if plus10 else 0.0,
+        1.0 if plus20 else 0.0,
+        float(warnings),
+    )
+
+
+@ngjit
+def variability(lc, he_tx, he_rx, delta_h, d_m, a_ref, climate):
+    """Variability adjustment ``A_ref - V_med - Y_R - Y_S`` (dB) of one path.
+
+    ``lc``: :func:`link_constants` (which also holds the warnings).
+    """
+    z_t = lc[LC_Z_T]
+    z_l = lc[LC_Z_L]
+    z_s = lc[LC_Z_S]
+    wn = lc[LC_WN]
+    md = lc[LC_MD]
+    c = climate - 1
+    d_ex = math.sqrt(2.0 * A_9000_M * he_tx) + math.sqrt(2.0 * A_9000_M * he_rx) + lc[LC_D_EX_WN]
+    if d_m < d_ex:
+        d_e = 130e3 * d_m / d_ex
+    else:
+        d_e = 130e3 + d_m - d_ex
+    if lc[LC_PLUS20] != 0.0:
+        sigma_s = 0.0
+    else:
+        sigma_s = 5.0 + 3.0 * math.exp(-d_e / 100e3)
+    v_med = _curve(ALL_YEAR[0, c], ALL_YEAR[1, c], ALL_YEAR[2, c], ALL_YEAR[3, c], ALL_YEAR[4, c], d_e)
+    if lc[LC_PLUS10] != 0.0:
         sigma_l = 0.0
     else:
         delta_h_d = terrain_roughness(d_m, delta_h)
         sigma_l = 10.0 * wn * delta_h_d / (wn * delta_h_d + 13.0)
     y_l = sigma_l * z_l
-    q = math.log(0.133 * wn)
-    g_minus = BFM1[c] + BFM2[c] / ((BFM3[c] * q) ** 2 + 1.0)
-    g_plus = BFP1[c] + BFP2[c] / ((BFP3[c] * q) ** 2 + 1.0)
-    sigma_t_minus = _curve(BSM1[c], BSM2[c], XSM1[c], XSM2[c], XSM3[c], d_e) * g_minus
-    sigma_t_plus = _curve(BSP1[c], BSP2[c], XSP1[c], XSP2[c], XSP3[c], d_e) * g_plus
+    sigma_t_minus = _curve(BSM1[c], BSM2[c], XSM1[c], XSM2[c], XSM3[c], d_e) * lc[LC_G_MINUS]
+    sigma_t_plus = _curve(BSP1[c], BSP2[c], XSP1[c], XSP2[c], XSP3[c], d_e) * lc[LC_G_PLUS]
     sigma_td = C_D[c] * sigma_t_plus
     tgtd = (sigma_t_plus - sigma_td) * Z_D[c]
     if z_t < 0.0:
@@ -924,7 +1039,7 @@ def variability(time, location, situation, he_tx, he_rx, delta_h, f_mhz, d_m, a_
     result = a_ref - v_med - y_r - y_s
     if result < 0.0:
         result = result * (29.0 - result) / (29.0 - 10.0 * result)
-    return result, warnings
+    return result
 
 
 @ngjit
@@ -966,14 +1081,15 @@ def validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz, 
 
 @ngjit
 def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s, gamma_e, z_g,
-                       f_mhz, h_tx, h_rx, climate, mdvar, time, location, situation, mode, inter):
+                       f_mhz, h_tx, h_rx, climate, lc, mode, inter):
     """Basic transmission loss (dB) from the path geometry: LongleyRice + Variability.
 
-    Shared by point-to-point, area and the site sweep. Fills ``inter``
-    (float64, :data:`N_INTER`) and returns ``(A_db, warnings, return_code)``.
+    Shared by point-to-point, area and the site sweep; ``lc`` is
+    :func:`link_constants` of the link. Fills ``inter`` (float64,
+    :data:`N_INTER`) and returns ``(A_db, warnings, return_code)``.
     """
     a_ref, warnings, propmode, rc = longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx,
-                                                 gamma_e, n_s, delta_h, h_tx, h_rx, d_m, mode)
+                                                 gamma_e, n_s, delta_h, h_tx, h_rx, d_m, mode, lc)
     inter[INTER_THETA_HZN_TX] = th_tx
     inter[INTER_THETA_HZN_RX] = th_rx
     inter[INTER_D_HZN_TX_M] = dh_tx
@@ -986,8 +1102,8 @@ def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n
     if rc != RC_SUCCESS:
         return math.nan, warnings, rc
     a_fs = free_space_loss(d_m, f_mhz)
-    v, w2 = variability(time, location, situation, he_tx, he_rx, delta_h, f_mhz, d_m, a_ref, climate, mdvar)
-    warnings |= w2
+    v = variability(lc, he_tx, he_rx, delta_h, d_m, a_ref, climate)
+    warnings |= int(lc[LC_WARNINGS])
     inter[INTER_A_REF_DB] = a_ref
     inter[INTER_A_FS_DB] = a_fs
     inter[INTER_MODE] = propmode
@@ -1046,6 +1162,7 @@ def itm_p2p_tls(z, n_int, xi, h_tx, h_rx, climate, n_0, f_mhz, pol, epsilon, sig
         return math.nan, warnings, rc
     h_sys = profile_mean_height(z, n_int)
     z_g, gamma_e, n_s = initialize_point_to_point(f_mhz, h_sys, n_0, pol, epsilon, sigma)
+    lc = link_constants(f_mhz, z_g, climate, mdvar, time, location, situation)
     a_e = 1.0 / gamma_e
     th_tx, th_rx, dh_tx, dh_rx = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
     scratch = np.empty(DELTA_H_SCRATCH)
@@ -1055,8 +1172,7 @@ def itm_p2p_tls(z, n_int, xi, h_tx, h_rx, climate, n_0, f_mhz, pol, epsilon, sig
     )
     d_m = n_int * xi
     a_db, w2, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s,
-                                      gamma_e, z_g, f_mhz, h_tx, h_rx, climate, mdvar, time,
-                                      location, situation, MODE_P2P, inter)
+                                      gamma_e, z_g, f_mhz, h_tx, h_rx, climate, lc, MODE_P2P, inter)
     warnings |= w2
     if rc == RC_SUCCESS and warnings != 0:
         rc = RC_SUCCESS_WITH_WARNINGS
@@ -1111,10 +1227,10 @@ def itm_area_tls(h_tx, h_rx, site_tx, site_rx, d_km, delta_h, climate, n_0, f_mh
         return math.nan, warnings, RC_RX_SITING_CRITERIA
     z_g, gamma_e, n_s = initialize_point_to_point(f_mhz, 0.0, n_0, pol, epsilon, sigma)
     he_tx, he_rx, dh_tx, dh_rx, th_tx, th_rx = initialize_area(site_tx, site_rx, gamma_e, delta_h, h_tx, h_rx)
+    lc = link_constants(f_mhz, z_g, climate, mdvar, time, location, situation)
     d_m = d_km * 1000.0
     a_db, w2, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s,
-                                      gamma_e, z_g, f_mhz, h_tx, h_rx, climate, mdvar, time,
-                                      location, situation, MODE_AREA, inter)
+                                      gamma_e, z_g, f_mhz, h_tx, h_rx, climate, lc, MODE_AREA, inter)
     warnings |= w2
     inter[INTER_D_KM] = d_km
     if rc == RC_SUCCESS and warnings != 0:

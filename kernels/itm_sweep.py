@@ -21,6 +21,11 @@ What is carried along a radial (computed once per radial, O(K)):
   cell with ``h_sys``; their upper envelope is kept incrementally (convex
   hull trick), so each cell finds its transmitter horizon in O(log K).
 
+Computed once per site: the terms of Longley-Rice and the variability that
+depend only on frequency, ground, climate and the time/location/situation
+percentages (:func:`~covgap.kernels.itm.link_constants`, the same call
+point-to-point makes once per prediction).
+
 What is recomputed per cell: ``h_sys``, ``N_s`` and the effective earth
 radius; the receiver horizon (a backward scan from the cell that skips
 blocks whose maximum cannot beat the best angle found, and stops when the
@@ -52,6 +57,7 @@ from covgap.kernels.itm import (
     compute_delta_h,
     effective_curvature,
     finish_quick_pfl,
+    link_constants,
     loss_from_geometry,
 )
 from covgap.kernels.jit import ngjit, pjit
@@ -61,6 +67,9 @@ HORIZON_SLACK_RAD = 1e-12
 #: Samples per block of the receiver-horizon search (a block is skipped when
 #: its highest point cannot beat the best angle found so far).
 HORIZON_BLOCK = 16
+#: ``delta_h`` of a cell screens its residuals with the previous cell's
+#: deciles, widened by this fraction of their spread (exact either way).
+DECILE_MARGIN = 0.05
 
 
 @ngjit
@@ -121,8 +130,7 @@ def _line_x(b1, s1, b2, s2):
 
 
 @ngjit
-def _radial_losses(elev, r0, c0, bearing, n_k, xi, h_tx, h_rx, z_g, climate, n_0, f_mhz, mdvar,
-                   time, location, situation, need, out):
+def _radial_losses(elev, r0, c0, bearing, n_k, xi, h_tx, h_rx, z_g, climate, n_0, f_mhz, lc, need, out):
     """ITM loss for every needed sample ``k`` of one radial; writes ``out[k]``."""
     z = np.empty(n_k + 1)
     n_valid = radial_profile(elev, r0, c0, bearing, n_k, z)
@@ -151,6 +159,8 @@ def _radial_losses(elev, r0, c0, bearing, n_k, xi, h_tx, h_rx, z_g, climate, n_0
     icpt = np.empty(n_k + 1)
     m = 0
     z_tx = z[0] + h_tx
+    q10 = math.nan  # deciles of the last cell's delta_h residuals
+    q90 = math.nan
     for k in range(1, n_valid + 1):
         # transmitter-horizon candidates are samples 1 .. k-1
         i_new = k - 1
@@ -219,13 +229,17 @@ def _radial_losses(elev, r0, c0, bearing, n_k, xi, h_tx, h_rx, z_g, climate, n_0
             i = b_start - 1
         d_start = min(15.0 * h_tx, 0.1 * dh_tx)
         d_end = d_m - min(15.0 * h_rx, 0.1 * dh_rx)
-        delta_h = compute_delta_h(z, n_int, xi, d_start, d_end, scratch)
+        margin = DECILE_MARGIN * (q10 - q90)
+        delta_h, q10_k, q90_k = compute_delta_h(z, n_int, xi, d_start, d_end, scratch, q10 - margin,
+                                                q90 + margin)
+        if not math.isnan(q10_k):
+            q10 = q10_k
+            q90 = q90_k
         th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx = finish_quick_pfl(
             z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, delta_h, s0, s1
         )
         a_db, _, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s,
-                                         gamma_e, z_g, f_mhz, h_tx, h_rx, climate, mdvar, time,
-                                         location, situation, MODE_P2P, inter)
+                                         gamma_e, z_g, f_mhz, h_tx, h_rx, climate, lc, MODE_P2P, inter)
         out[k] = a_db if rc == RC_SUCCESS else math.nan
 
 
@@ -274,10 +288,11 @@ def itm_site_sweep(elev, cell, r0, c0, h_tx, h_rx, radius_cells, n_rad, z_g, cli
             need[c] = 1
     need2 = need.reshape((n_rad, n_k + 1))
     table = np.full((n_rad, n_k + 1), np.float32(np.nan), np.float32)
+    lc = link_constants(f_mhz, z_g, climate, mdvar, time, location, situation)
     for rad in prange(n_rad):
         bearing = 2.0 * math.pi * rad / n_rad
-        _radial_losses(elev, r0, c0, bearing, n_k, cell, h_tx, h_rx, z_g, climate, n_0, f_mhz, mdvar,
-                       time, location, situation, need2[rad], table[rad])
+        _radial_losses(elev, r0, c0, bearing, n_k, cell, h_tx, h_rx, z_g, climate, n_0, f_mhz, lc,
+                       need2[rad], table[rad])
     flat = table.ravel()
     for i in prange(h):
         for j in range(w):

@@ -15,7 +15,16 @@ cells. A ray carries its horizon (the steepest elevation angle seen so far)
 and, when diffraction is asked for, the upper convex hull of its terrain
 profile, so each cell costs O(1) (line of sight) or O(log n) (diffraction)
 instead of O(profile length). The whole sweep touches about twice the
-cells inside the radius.
+cells inside the radius. Rays run in parallel blocks of :data:`BLOCK_RAYS`;
+east/west rays read along rows, and a block of north/south rays advances
+:data:`U_CHUNK` columns per ray in turn so that it also reads rows.
+
+For the full model (:func:`sweep_sites`), each cell a ray owns gets the
+site's path loss (tabulated per site against distance, LOS and NLOS, and
+interpolated; evaluated directly within :data:`EXACT_RADIUS_CELLS`), the
+diffraction loss and, for each sector sharing the mast and carrier, its
+antenna pattern; the received power is folded straight into the
+best-server state of :mod:`covgap.kernels.bestserver`.
 
 Heights are taken in the transmitter's frame with Earth curvature folded in:
 ``z' = z - d^2 / (2 k a)``. In that frame radio rays are straight lines, so
@@ -391,16 +400,12 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode):
 
 
 @ngjit
-def _pattern(site, row0, col0, row, col, d, h_rx_frame, cell_m):
-    """Antenna gain (dBi) of a site towards a cell ``d`` metres away, ``h_rx_frame`` metres above the site's frame."""
-    omni = site[S_OMNI] != 0.0
-    off_az = 0.0
-    if not omni:
-        off_az = atan2_deg((col - col0) * cell_m, (row0 - row) * cell_m) - site[S_AZIMUTH]
+def _pattern(site, azimuth_deg, depression_deg):
+    """Antenna gain (dBi) of a site towards a direction (azimuth from grid north, angle below horizontal)."""
     return antenna_gain_db(
-        off_az,
-        atan2_deg(-h_rx_frame, d),
-        omni,
+        azimuth_deg - site[S_AZIMUTH],
+        depression_deg,
+        site[S_OMNI] != 0.0,
         site[S_HBW],
         site[S_FTB],
         site[S_VBW],
@@ -412,12 +417,19 @@ def _pattern(site, row0, col0, row, col, d, h_rx_frame, cell_m):
 
 
 @ngjit
+def _direction(row0, col0, row, col, d, h_rx_frame, cell_m):
+    """Azimuth (degrees from grid north) and depression (degrees) of a cell seen from the site."""
+    return (atan2_deg((col - col0) * cell_m, (row0 - row) * cell_m), atan2_deg(-h_rx_frame, d))
+
+
+@ngjit
 def _cell_power(site, row0, col0, row, col, d, h_rx_frame, los, diff_db, rx_height_m, cell_m):
     """Received metric power (dBm) at a cell from one site (path loss evaluated directly)."""
     loss = path_loss_db(
         int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT], rx_height_m, los
     ) + diff_db
-    return site[S_POWER] + _pattern(site, row0, col0, row, col, d, h_rx_frame, cell_m) - loss
+    azimuth, depression = _direction(row0, col0, row, col, d, h_rx_frame, cell_m)
+    return site[S_POWER] + _pattern(site, azimuth, depression) - loss
 
 
 #: Path loss is tabulated per site every 1/LOSS_TABLE_STEPS cell and interpolated
@@ -473,13 +485,14 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                     t = 1 if los else 0
                     lo = table[1 - t, i]
                     loss = lo + (x - i) * (table[1 - t, i + 1] - lo)
+                azimuth, depression = _direction(row0, col0, row, col, d, h_rx, cell_m)
                 if write_fields:
-                    field_loss[row, col] = loss + diff - _pattern(site, row0, col0, row, col, d, h_rx, cell_m)
+                    field_loss[row, col] = loss + diff - _pattern(site, azimuth, depression)
                     field_diff[row, col] = diff
                     field_los[row, col] = VISIBLE if los else INVISIBLE
                 else:
                     for g in range(group.shape[0]):  # the sectors sharing this mast and carrier
-                        p = group[g, S_POWER] + _pattern(group[g], row0, col0, row, col, d, h_rx, cell_m) - loss - diff
+                        p = group[g, S_POWER] + _pattern(group[g], azimuth, depression) - loss - diff
                         add_power(best, second, total, best_index, row, col, p, indices[g])
         d = u * step
         h = z - d * d * inv_2ka - z_tx
@@ -640,6 +653,7 @@ def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, 
             dx = (col - col0) * cell_m
             d2 = dx * dx + dy * dy
             h_rx = dem[row, col] + rx_height_m - d2 * inv_2ka - z_tx
-            gain = _pattern(site, row0, col0, row, col, math.sqrt(d2), h_rx, cell_m)
+            azimuth, depression = _direction(row0, col0, row, col, math.sqrt(d2), h_rx, cell_m)
+            gain = _pattern(site, azimuth, depression)
             add_power(best, second, total, best_index, row, col, site[S_POWER] + gain - path, index)
 

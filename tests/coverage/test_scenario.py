@@ -86,3 +86,29 @@ def test_a_directory_is_a_batch_and_names_must_be_unique(tmp_path: Path) -> None
     _write(batch, GOOD, "c.toml")
     with pytest.raises(ScenarioError, match="repeated: danang-today"):
         load_scenarios([batch])
+
+
+def test_a_scenario_can_start_from_a_base(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    _write(tmp_path / "data", GOOD, "base.toml")
+    variant = _write(
+        tmp_path,
+        'base = "data/base.toml"\nname = "variant"\n[grid]\nresolution_m = 50\n[scenario]\nswitch_off = ["2G"]\n',
+        "variant.toml",
+    )
+    scenario = load_scenario(variant)
+    assert scenario.name == "variant" and scenario.title == "variant"
+    assert scenario.inputs.dem == tmp_path / "data" / "dem.tif"  # relative to the base file
+    assert scenario.grid.resolution_m == 50.0 and scenario.grid.bounds == (108.0, 15.9, 108.3, 16.1)
+    assert scenario.changes.switch_off == ("2G",) and scenario.changes.sharing == "national_roaming"
+    assert scenario.thresholds["4G"] == -105.0
+
+
+def test_base_cycles_and_missing_bases_are_refused(tmp_path: Path) -> None:
+    _write(tmp_path, 'base = "b.toml"\n', "a.toml")
+    _write(tmp_path, 'base = "a.toml"\n', "b.toml")
+    with pytest.raises(ScenarioError, match="form a cycle"):
+        load_scenario(tmp_path / "a.toml")
+    _write(tmp_path, 'base = "nowhere.toml"\n', "c.toml")
+    with pytest.raises(InputFileError, match="nowhere.toml"):
+        load_scenario(tmp_path / "c.toml")
