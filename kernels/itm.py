@@ -136,6 +136,9 @@ LC_WARNINGS = 13
 
 #: Histogram bins of :func:`deciles`.
 DECILE_BINS = 256
+#: :func:`compute_delta_h` selects a decile from the residuals gathered by
+#: its guess when there are at most this many (else from all, by histogram).
+DECILE_GATHER_MAX = 64
 #: Length of the scratch buffer :func:`compute_delta_h` needs.
 DELTA_H_SCRATCH = 247 + 245 + 2 * 245 + DECILE_BINS
 
@@ -423,46 +426,28 @@ def deciles(v, n, k, lo, hi, scratch):
 
 
 @ngjit
-def _kth_smallest(a, m, r):
-    """The r-th smallest (1-based) of ``a[:m]`` (no NaN); reorders ``a``.
+def _rank_by_count(a, m, k, descending):
+    """The k-th largest (``descending``) or k-th smallest of ``a[:m]``, 1 <= k <= m.
 
-    Quickselect (Hoare partition, median-of-three pivot), insertion sort
-    below 16 values: the same order statistic ``std::nth_element`` gives.
+    The value with fewer than ``k`` values before it and at least ``k`` up
+    to it in that order (ties included): exact, branch-free inner loops,
+    O(m^2), for the few values :func:`compute_delta_h` gathers.
     """
-    lo = 0
-    hi = m - 1
-    kk = r - 1
-    while hi - lo >= 16:
-        mid = (lo + hi) // 2
-        x, y, w = a[lo], a[mid], a[hi]
-        pivot = max(min(x, y), min(max(x, y), w))
-        i = lo
-        j = hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                t = a[i]
-                a[i] = a[j]
-                a[j] = t
-                i += 1
-                j -= 1
-        if kk <= j:
-            hi = j
-        elif kk >= i:
-            lo = i
+    for i in range(m):
+        x = a[i]
+        before = 0
+        upto = 0
+        if descending:
+            for j in range(m):
+                before += a[j] > x
+                upto += a[j] >= x
         else:
-            return a[kk]
-    for p in range(lo + 1, hi + 1):
-        x = a[p]
-        q = p
-        while q > lo and a[q - 1] > x:
-            a[q] = a[q - 1]
-            q -= 1
-        a[q] = x
-    return a[kk]
+            for j in range(m):
+                before += a[j] < x
+                upto += a[j] <= x
+        if before < k <= upto:
+            return x
+    return math.nan
 
 
 @ngjit
@@ -517,9 +502,9 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
             m_top += v >= t_top
             bot[m_bot] = v
             m_bot += v <= t_bot
-        if m_top >= p10 and m_bot >= p10:
-            q10 = _kth_smallest(top, m_top, m_top - p10 + 1)
-            q90 = _kth_smallest(bot, m_bot, p10)
+        if p10 <= m_top <= DECILE_GATHER_MAX and p10 <= m_bot <= DECILE_GATHER_MAX:
+            q10 = _rank_by_count(top, m_top, p10, True)
+            q90 = _rank_by_count(bot, m_bot, p10, False)
             return (q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
     lo = math.inf
     hi = -math.inf
