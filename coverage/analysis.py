@@ -34,12 +34,21 @@ from covgap.datasets.sites import read_sites
 from covgap.errors import CovgapWarning, GridError, ScenarioError
 from covgap.grid import AnalysisGrid
 from covgap.hillshade import hillshade
-from covgap.propagation import signal_layers
+from covgap.propagation import signal_layers, signal_layers_by_group
 from covgap.regrid import regrid_dem, regrid_population
 from covgap.scenario import Changes, Scenario
 from covgap.types import TECHNOLOGIES
 
-__all__ = ["AnalysisResult", "Inputs", "load_inputs", "apply_changes", "analyse", "coverage_layers"]
+__all__ = [
+    "AnalysisResult",
+    "Inputs",
+    "load_inputs",
+    "apply_changes",
+    "place_sites",
+    "analyse",
+    "coverage_layers",
+    "coverage_layers_by_operator",
+]
 
 #: A context manager factory called with each stage's name.
 StageHook = Callable[[str], ContextManager[None]]
@@ -149,9 +158,7 @@ def place_sites(sites: pd.DataFrame, grid: AnalysisGrid, *, source: str) -> pd.D
     return sites[inside].reset_index(drop=True)
 
 
-def coverage_layers(
-    elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario
-) -> xr.Dataset:
+def coverage_layers(elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario) -> xr.Dataset:
     """Signal and coverage per technology for one set of transmitters.
 
     Every technology gets ``received_power_<tech>``, ``best_server_<tech>``
@@ -160,27 +167,40 @@ def coverage_layers(
     layer.
     """
     signal = signal_layers(elevation, sites, scenario.propagation) if len(sites) else xr.Dataset()
+    return _with_coverage(signal, AnalysisGrid.from_dataarray(elevation), scenario.thresholds)
+
+
+def coverage_layers_by_operator(
+    elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario
+) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
+    """:func:`coverage_layers` of all operators together and of each operator alone, in one sweep."""
     grid = AnalysisGrid.from_dataarray(elevation)
+    union, groups = signal_layers_by_group(elevation, sites, scenario.propagation, by="operator")
+    return (
+        _with_coverage(union, grid, scenario.thresholds),
+        {op: _with_coverage(signal, grid, scenario.thresholds) for op, signal in groups.items()},
+    )
+
+
+def _with_coverage(signal: xr.Dataset, grid: AnalysisGrid, thresholds: dict[str, float]) -> xr.Dataset:
     out = {}
     for tech in TECHNOLOGIES:
         power_name = f"received_power_{tech}"
         if power_name in signal:
+            out.update({name: signal[name] for name in signal.data_vars if str(name).endswith(f"_{tech}")})
             power = signal[power_name]
-            best = signal[f"best_server_{tech}"]
-            extra = {n: signal[f"{n}_{tech}"] for n in ("second_power", "dominance") if f"{n}_{tech}" in signal}
         else:
             power = grid.dataarray(np.full(grid.shape, np.nan, np.float32), power_name, "dBm", f"best-server received power, {tech}")
-            best = grid.dataarray(np.full(grid.shape, -1, np.int32), f"best_server_{tech}", "1", f"best-server transmitter index, {tech}", _FillValue=-1)
-            extra = {}
-        covered = (np.nan_to_num(power.values, nan=-np.inf) >= scenario.thresholds[tech]).astype(np.uint8)
-        out[power_name] = power
-        out[f"best_server_{tech}"] = best
-        out.update({f"{n}_{tech}": da for n, da in extra.items()})
+            out[power_name] = power
+            out[f"best_server_{tech}"] = grid.dataarray(
+                np.full(grid.shape, -1, np.int32), f"best_server_{tech}", "1", f"best-server transmitter index, {tech}", _FillValue=-1
+            )
+        covered = (np.nan_to_num(power.values, nan=-np.inf) >= thresholds[tech]).astype(np.uint8)
         out[f"covered_{tech}"] = grid.dataarray(
             covered,
             f"covered_{tech}",
             "1",
-            f"{tech} coverage (received power >= {scenario.thresholds[tech]:g} dBm)",
+            f"{tech} coverage (received power >= {thresholds[tech]:g} dBm)",
             flag_values=[0, 1],
             flag_meanings="not_covered covered",
         )
@@ -207,8 +227,7 @@ def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResu
         with stage("load"):
             inputs = load_inputs(scenario)
         with stage("propagation"):
-            signal = coverage_layers(inputs.elevation, inputs.sites, scenario)
-            per_operator = _per_operator(inputs, scenario, signal)
+            signal, per_operator = _signal(inputs, scenario)
         with stage("classification"):
             ds = xr.Dataset({"elevation": inputs.elevation, "hillshade": hillshade(inputs.elevation), "population": inputs.population})
             ds = ds.assign(signal.data_vars)
@@ -238,18 +257,17 @@ def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResu
     )
 
 
-def _per_operator(inputs: Inputs, scenario: Scenario, union: xr.Dataset) -> dict[str, xr.Dataset]:
-    """Coverage layers of each operator's own network (all networks under national roaming)."""
+def _signal(inputs: Inputs, scenario: Scenario) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
+    """Coverage of all networks together, and of each operator's own network.
+
+    Under national roaming every subscriber uses every network, so each
+    operator's coverage is the union's.
+    """
     operators = sorted(set(inputs.sites["operator"]))
     if scenario.changes.sharing == "national_roaming" or len(operators) < 2:
-        return {op: union for op in operators}
-    with warnings.catch_warnings():
-        # The same transmitters were just modelled together and warned about.
-        warnings.simplefilter("ignore", CovgapWarning)
-        return {
-            op: coverage_layers(inputs.elevation, inputs.sites[inputs.sites["operator"] == op].reset_index(drop=True), scenario)
-            for op in operators
-        }
+        union = coverage_layers(inputs.elevation, inputs.sites, scenario)
+        return union, {op: union for op in operators}
+    return coverage_layers_by_operator(inputs.elevation, inputs.sites, scenario)
 
 
 def _admin_areas(scenario: Scenario, grid: AnalysisGrid) -> statistics.AdminAreas | None:

@@ -43,6 +43,7 @@ from covgap.kernels import bestserver, pathloss, terrain
 from covgap.types import TECHNOLOGIES
 
 __all__ = [
+    "signal_layers_by_group",
     "AntennaConfig",
     "PropagationConfig",
     "metric_offset_db",
@@ -531,6 +532,36 @@ def signal_layers(elevation: xr.DataArray, sites: pd.DataFrame, config: Propagat
     SiteError
         A transmitter cannot be modelled; the message names the site and field.
     """
+    union, _groups = signal_layers_by_group(elevation, sites, config, by=None)
+    return union
+
+
+def signal_layers_by_group(
+    elevation: xr.DataArray, sites: pd.DataFrame, config: PropagationConfig, *, by: str | None
+) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
+    """Signal of all transmitters together and of each group alone, in one pass.
+
+    Every transmitter is swept once, into the state of its group (for
+    example its operator); the groups' states are then merged exactly into
+    the state of all transmitters together. This costs the same as
+    :func:`signal_layers` over all transmitters.
+
+    Parameters
+    ----------
+    elevation, sites, config
+        As for :func:`signal_layers`.
+    by : str or None
+        The site-table column that names each transmitter's group; ``None``
+        for no groups.
+
+    Returns
+    -------
+    union : xarray.Dataset
+        The layers of :func:`signal_layers` for all transmitters.
+    groups : dict of str to xarray.Dataset
+        The same layers for each group's transmitters alone (empty when
+        ``by`` is ``None``); server indices stay row positions in ``sites``.
+    """
     grid = AnalysisGrid.from_dataarray(elevation)
     dem = np.asarray(elevation.values, dtype=np.float32)
     log = _ValidityLog()
@@ -538,36 +569,57 @@ def signal_layers(elevation: xr.DataArray, sites: pd.DataFrame, config: Propagat
     log.warn()
     filled = _filled_dem(dem, params, grid.resolution)
     nodata = np.isnan(dem)
-    techs = [t for t in TECHNOLOGIES if (sites["tech"] == t).any()]
-    layers: dict[str, xr.DataArray] = {}
-    for tech in techs:
-        idx = np.flatnonzero((sites["tech"] == tech).to_numpy())
-        sweep, starts = _mast_groups(params, [i for i in idx if models[i] != "itm"])
-        best, second, total, index = bestserver.new_state(*grid.shape)
-        terrain.sweep_sites(
-            filled, params[sweep], sweep.astype(np.int32), starts, config.receiver_height_m, grid.resolution,
-            config.k_factor, best, second, total, index,
-        )
-        for i in idx:
-            if models[i] == "itm":
-                _fold_itm(filled, params[i], int(i), positions[i], grid.resolution, config, (best, second, total, index))
-        dominance = bestserver.finish(best, second, total)
-        for arr in (best, second, dominance):
-            arr[nodata] = np.nan
-        index[nodata | np.isnan(best)] = bestserver.NO_SERVER
-        metric = _METRIC_NAMES[tech]
-        layers[f"received_power_{tech}"] = grid.dataarray(
+    labels = np.zeros(len(sites), dtype=np.int64) if by is None else pd.factorize(sites[by], sort=True)[0]
+    names = [] if by is None else sorted(set(sites[by]))
+    union_layers: dict[str, xr.DataArray] = {}
+    group_layers: dict[str, dict[str, xr.DataArray]] = {name: {} for name in names}
+    for tech in (t for t in TECHNOLOGIES if (sites["tech"] == t).any()):
+        of_tech = (sites["tech"] == tech).to_numpy()
+        states = []
+        for g in range(max(1, len(names))):
+            idx = np.flatnonzero(of_tech & (labels == g))
+            state = bestserver.new_state(*grid.shape)
+            sweep, starts = _mast_groups(params, [i for i in idx if models[i] != "itm"])
+            terrain.sweep_sites(
+                filled, params[sweep], sweep.astype(np.int32), starts, config.receiver_height_m, grid.resolution,
+                config.k_factor, *state,
+            )
+            for i in idx:
+                if models[i] == "itm":
+                    _fold_itm(filled, params[i], int(i), positions[i], grid.resolution, config, state)
+            states.append(state)
+        union = tuple(a.copy() for a in states[0]) if names else states[0]
+        for state in states[1:]:
+            bestserver.merge(*union, *state)
+        union_layers.update(_tech_layers(grid, tech, union, nodata))
+        for name, state in zip(names, states):
+            group_layers[name].update(_tech_layers(grid, tech, state, nodata))
+    return xr.Dataset(union_layers), {name: xr.Dataset(layers) for name, layers in group_layers.items()}
+
+
+def _tech_layers(
+    grid: AnalysisGrid, tech: str, state: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], nodata: np.ndarray
+) -> dict[str, xr.DataArray]:
+    """The output layers of one technology from a finished sweep's state (consumed)."""
+    best, second, total, index = state
+    dominance = bestserver.finish(best, second, total)
+    for arr in (best, second, dominance):
+        arr[nodata] = np.nan
+    index[nodata | np.isnan(best)] = bestserver.NO_SERVER
+    metric = _METRIC_NAMES[tech]
+    return {
+        f"received_power_{tech}": grid.dataarray(
             best, f"received_power_{tech}", "dBm", f"best-server {metric} ({tech})", metric=metric
-        )
-        layers[f"best_server_{tech}"] = grid.dataarray(
+        ),
+        f"best_server_{tech}": grid.dataarray(
             index, f"best_server_{tech}", "1", f"best-server transmitter (row in the site table), {tech}",
             _FillValue=bestserver.NO_SERVER,
-        )
-        layers[f"second_power_{tech}"] = grid.dataarray(
+        ),
+        f"second_power_{tech}": grid.dataarray(
             second, f"second_power_{tech}", "dBm", f"second-best server {metric} ({tech})", metric=metric
-        )
-        layers[f"dominance_{tech}"] = grid.dataarray(
+        ),
+        f"dominance_{tech}": grid.dataarray(
             dominance, f"dominance_{tech}", "dB",
             f"{tech} dominance: best server minus the power sum of all others (SINR proxy)",
-        )
-    return xr.Dataset(layers)
+        ),
+    }

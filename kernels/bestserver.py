@@ -33,14 +33,20 @@ def new_state(height, width):
 
 @ngjit
 def add_power(best, second, total, index, row, col, power_dbm, site):
-    """Fold one transmitter's power at one cell into the state (in place)."""
+    """Fold one transmitter's power at one cell into the state (in place).
+
+    Of two servers with the same power the lower index wins, so that the
+    result does not depend on the order in which transmitters are folded.
+    """
     total[row, col] += math.exp(power_dbm * _LN10_OVER_10)
-    if power_dbm > best[row, col]:
-        second[row, col] = best[row, col]
-        best[row, col] = power_dbm
+    p = np.float32(power_dbm)  # compare as stored, so that ties are ties
+    b = best[row, col]
+    if p > b or (p == b and site < index[row, col]):
+        second[row, col] = b
+        best[row, col] = p
         index[row, col] = site
-    elif power_dbm > second[row, col]:
-        second[row, col] = power_dbm
+    elif p > second[row, col]:
+        second[row, col] = p
 
 
 @pjit
@@ -52,6 +58,27 @@ def add_power_grid(power, site, best, second, total, index):
             p = power[row, col]
             if not math.isnan(p):
                 add_power(best, second, total, index, row, col, p, site)
+
+
+@pjit
+def merge(best, second, total, index, o_best, o_second, o_total, o_index):
+    """Fold another state (of other transmitters) into the first, in place.
+
+    The result is exactly the state of both sets of transmitters folded
+    together: the best of the two bests wins, the second best is the best of
+    what remains, and the power sums add.
+    """
+    height, width = best.shape
+    for row in prange(height):
+        for col in range(width):
+            b, ob = best[row, col], o_best[row, col]
+            total[row, col] += o_total[row, col]
+            if ob > b or (ob == b and ob > -np.inf and o_index[row, col] < index[row, col]):
+                second[row, col] = max(b, o_second[row, col])
+                best[row, col] = ob
+                index[row, col] = o_index[row, col]
+            else:
+                second[row, col] = max(second[row, col], ob)
 
 
 @pjit

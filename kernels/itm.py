@@ -488,8 +488,6 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
         s[j] = z[i + 1] + (z[i + 1] - z[i]) * (pos - (i + 1))
     fit_y1, fit_y2 = linear_least_squares_fit(s, n - 1, 1.0, 0.0, np_s)
     fit_y2 = (fit_y2 - fit_y1) / np_s
-    for j in range(n):
-        diffs[j] = s[j] - (fit_y1 + j * fit_y2)
     sel = scratch[247 + 245 :]
     if t_top >= t_bot:
         top = sel[0:n]
@@ -497,7 +495,8 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
         m_top = 0
         m_bot = 0
         for j in range(n):
-            v = diffs[j]
+            v = s[j] - (fit_y1 + j * fit_y2)
+            diffs[j] = v
             top[m_top] = v
             m_top += v >= t_top
             bot[m_bot] = v
@@ -506,6 +505,9 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
             q10 = _rank_by_count(top, m_top, p10, True)
             q90 = _rank_by_count(bot, m_bot, p10, False)
             return (q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
+    else:
+        for j in range(n):
+            diffs[j] = s[j] - (fit_y1 + j * fit_y2)
     lo = math.inf
     hi = -math.inf
     for j in range(n):

@@ -38,8 +38,10 @@ and receiver distances taken as ``(k - i) * cell`` differ from NTIA's
 running sums by rounding only, so a cell's loss equals
 :func:`itm_p2p_tls` on its profile to ~1e-9 dB (float32 output).
 
-Radials run in ``prange``; each iteration allocates its own scratch and
-writes only its own row of the per-radial loss table. Memory: a float32
+Radials run in ``prange`` (dealt round-robin to :data:`RADIAL_GROUPS` work
+items, so that every thread's static share spans all bearings); each radial
+allocates its own scratch and writes only its own row of the per-radial
+loss table. Memory: a float32
 table and a uint8 mask of ``n_rad x (K + 1)`` plus an int64 cell-to-sample
 code per cell of the disc's bounding box (about 180 MB for 50 km at 30 m).
 """
@@ -67,6 +69,8 @@ HORIZON_SLACK_RAD = 1e-12
 #: Samples per block of the receiver-horizon search (a block is skipped when
 #: its highest point cannot beat the best angle found so far).
 HORIZON_BLOCK = 16
+#: The radials are dealt round-robin to this many parallel work items.
+RADIAL_GROUPS = 256
 #: ``delta_h`` of a cell screens its residuals with the previous cell's
 #: deciles, widened by this fraction of their spread (exact either way).
 DECILE_MARGIN = 0.05
@@ -289,10 +293,14 @@ def itm_site_sweep(elev, cell, r0, c0, h_tx, h_rx, radius_cells, n_rad, z_g, cli
     need2 = need.reshape((n_rad, n_k + 1))
     table = np.full((n_rad, n_k + 1), np.float32(np.nan), np.float32)
     lc = link_constants(f_mhz, z_g, climate, mdvar, time, location, situation)
-    for rad in prange(n_rad):
-        bearing = 2.0 * math.pi * rad / n_rad
-        _radial_losses(elev, r0, c0, bearing, n_k, cell, h_tx, h_rx, z_g, climate, n_0, f_mhz, lc,
-                       need2[rad], table[rad])
+    # radials interleaved over the threads' static shares, so that each
+    # thread gets terrain from every direction (sea and hills cost differently)
+    n_groups = min(RADIAL_GROUPS, n_rad)
+    for g in prange(n_groups):
+        for rad in range(g, n_rad, n_groups):
+            bearing = 2.0 * math.pi * rad / n_rad
+            _radial_losses(elev, r0, c0, bearing, n_k, cell, h_tx, h_rx, z_g, climate, n_0, f_mhz, lc,
+                           need2[rad], table[rad])
     flat = table.ravel()
     for i in prange(h):
         for j in range(w):

@@ -213,3 +213,28 @@ def test_itm_sites_are_dispatched_to_covgap_itm():
     power = ds["received_power_4G"].values
     assert np.isfinite(power[20, 30]) and ds["best_server_4G"].values[20, 30] == 0
     assert power[20, 25] > power[20, 35]
+
+
+def test_groups_sweep_once_and_merge_exactly_into_the_union():
+    # A bumpy terrain and six transmitters of three operators, overlapping.
+    rows, cols = np.indices((61, 61))
+    elev = elevation()
+    elev.values[:] = (10 + 40 * np.sin(rows / 6.0) * np.cos(cols / 9.0)).astype(np.float32)
+    cells = [(10, 10), (12, 40), (30, 30), (45, 12), (50, 50), (31, 29)]
+    sites = site_table(elev, cells, operator=["A", "B", "C", "A", "B", "C"], tech=["4G", "4G", "4G", "4G", "2G", "4G"])
+    union, groups = propagation.signal_layers_by_group(elev, sites, FLAT, by="operator")
+    alone = signal_layers(elev, sites, FLAT)
+    assert sorted(groups) == ["A", "B", "C"]
+    for name in alone.data_vars:
+        np.testing.assert_allclose(union[name].values, alone[name].values, rtol=0, atol=1e-4, err_msg=str(name))
+    for op, ds in groups.items():
+        own = sites[sites["operator"] == op]
+        subset = signal_layers(elev, own.reset_index(drop=True), FLAT)
+        for name in subset.data_vars:
+            expected = subset[name].values
+            if str(name).startswith("best_server"):
+                # Server indices stay row positions of the whole table.
+                expected = np.where(expected >= 0, own.index.to_numpy()[np.maximum(expected, 0)], -1)
+            np.testing.assert_allclose(ds[name].values, expected, rtol=0, atol=1e-4, err_msg=f"{op} {name}")
+    # Operator A has no 2G: its 2G layers say nobody is served.
+    assert np.isnan(groups["A"]["received_power_2G"].values).all()

@@ -256,6 +256,33 @@ def test_delta_h_deciles_match_a_full_sort():
             assert smallest == s[k - 1]
 
 
+def test_rank_by_count_matches_a_full_sort():
+    rng = np.random.default_rng(4)
+    for v in (rng.normal(size=40), np.zeros(30), rng.integers(0, 4, 33).astype(float), np.arange(25.0)):
+        s = np.sort(v)
+        for k in (1, len(v) // 3, len(v)):
+            assert K._rank_by_count(v.copy(), len(v), k, True) == s[len(v) - k]
+            assert K._rank_by_count(v.copy(), len(v), k, False) == s[k - 1]
+
+
+@pytest.mark.parametrize("n_int", [60, 300, 2000])
+def test_delta_h_with_decile_guesses_equals_delta_h_without(n_int):
+    """Any guess of the deciles (good, too wide, too narrow, inverted) gives the same delta_h, exactly."""
+    rng = np.random.default_rng(n_int)
+    scratch = np.empty(K.DELTA_H_SCRATCH)
+    for z in (np.cumsum(rng.normal(0.0, 5.0, n_int + 1)), np.zeros(n_int + 1),
+              np.round(rng.normal(0.0, 2.0, n_int + 1)), np.r_[np.zeros(n_int - 2), 300.0, 0.0, 0.0]):
+        d_end = n_int * 30.0 - 22.5
+        want, q10, q90 = K.compute_delta_h(z, n_int, 30.0, 450.0, d_end, scratch, math.nan, math.nan)
+        assert q10 >= q90
+        spread = q10 - q90
+        for t_top, t_bot in ((q10, q90), (q10 - 0.05 * spread, q90 + 0.05 * spread), (q10 + 1.0, q90 - 1.0),
+                             (q10 + 1e-9, q90), (q10, q90 - 1e-9), (0.0, 0.0), (1e9, -1e9), (-1e9, 1e9),
+                             (q90 - spread, q10 + spread)):
+            got = K.compute_delta_h(z, n_int, 30.0, 450.0, d_end, scratch, t_top, t_bot)
+            assert got == (want, q10, q90)
+
+
 def test_loss_grows_with_distance_over_flat_ground():
     inter = np.empty(K.N_INTER)
     losses = []
