@@ -9,6 +9,8 @@
    ``srtm1_danang.tif`` (30 m cells assumed), on 1 thread and on all threads.
 
 JIT warm-up (compile or cache load) is timed apart from the steady state.
+Wall and CPU (process) times are both reported, with the load average, as
+the machine may be shared; the point-to-point ratios use CPU times.
 
 Run from /tmp (never with /work/main as the working directory)::
 
@@ -74,18 +76,23 @@ def _itmlogic_p2p(z: np.ndarray, xi: float) -> float:
     return 8.685890 * math.log(2 * prop["wn"] * prop["dist"]) + excess
 
 
-def _best(fn, repeats: int) -> float:
+def _best(fn, repeats: int) -> tuple[float, float]:
+    """Best wall time and best CPU time (process time) of ``repeats`` runs, s."""
     best = math.inf
+    best_cpu = math.inf
     for _ in range(repeats):
+        c = time.process_time()
         t = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t)
-    return best
+        best_cpu = min(best_cpu, time.process_time() - c)
+    return best, best_cpu
 
 
 def bench_p2p(dem: np.ndarray, repeats: int) -> list[str]:
-    rows = ["| points | covgap from Python (us) | covgap compiled loop (us) | itmlogic (us) | itmlogic / covgap |",
-            "|---:|---:|---:|---:|---:|"]
+    rows = ["| points | covgap from Python (us) | covgap compiled loop (us) | itmlogic (us) "
+            "| itmlogic / covgap, CPU (wall) | load |",
+            "|---:|---:|---:|---:|---:|---:|"]
     inter = np.empty(K.N_INTER)
     t = time.perf_counter()
     _batch(dem[1800, :101].copy(), 100, 30.0, 1, inter)
@@ -96,30 +103,36 @@ def bench_p2p(dem: np.ndarray, repeats: int) -> list[str]:
         z = np.ascontiguousarray(dem[idx, idx])
         n_int = n - 1
         per_call = 200 if n < 3600 else 50
-        py = _best(lambda: [K.itm_p2p_tls(z, n_int, 30.0, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2,
-                                          50.0, 50.0, 50.0, inter) for _ in range(per_call)], repeats) / per_call
-        loop = _best(lambda: _batch(z, n_int, 30.0, per_call, inter), repeats) / per_call
+        py, py_cpu = _best(lambda: [K.itm_p2p_tls(z, n_int, 30.0, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2,
+                                                  50.0, 50.0, 50.0, inter) for _ in range(per_call)], repeats)
+        loop, loop_cpu = _best(lambda: _batch(z, n_int, 30.0, per_call, inter), repeats)
         ref_calls = 5 if n < 3600 else 2
-        ref = _best(lambda: [_itmlogic_p2p(z, 30.0) for _ in range(ref_calls)], max(2, repeats // 2)) / ref_calls
+        ref, ref_cpu = _best(lambda: [_itmlogic_p2p(z, 30.0) for _ in range(ref_calls)], max(2, repeats // 2))
+        py, py_cpu, loop, loop_cpu = py / per_call, py_cpu / per_call, loop / per_call, loop_cpu / per_call
+        ref, ref_cpu = ref / ref_calls, ref_cpu / ref_calls
         ours = K.itm_p2p_tls(z, n_int, 30.0, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0, inter)[0]
         print(f"p2p n={n}: covgap {ours:.2f} dB, itmlogic {_itmlogic_p2p(z, 30.0):.2f} dB")
         rows.append(
-            f"| {n} | {py * 1e6:.1f} | {loop * 1e6:.1f} | {ref * 1e6:.0f} | {ref / py:.0f}x (loop: {ref / loop:.0f}x) |"
+            f"| {n} | {py * 1e6:.1f} (CPU {py_cpu * 1e6:.1f}) | {loop * 1e6:.1f} (CPU {loop_cpu * 1e6:.1f}) "
+            f"| {ref * 1e6:.0f} (CPU {ref_cpu * 1e6:.0f}) | {ref_cpu / py_cpu:.0f}x, loop {ref_cpu / loop_cpu:.0f}x "
+            f"(wall {ref / py:.0f}x, {ref / loop:.0f}x) "
+            f"| {os.getloadavg()[0]:.1f} |"
         )
     return rows
 
 
-def bench_area(dem: np.ndarray, radius_km: float) -> list[str]:
+def bench_area(dem: np.ndarray, radius_km: float, threads_list: list[int]) -> list[str]:
     cell = 30.0
     centre = dem.shape[0] / 2.0
     t = time.perf_counter()
     itm.site_path_loss(dem[:201, :201], cell, 100.5, 100.5, 30.0, 1.5, 900.0, 2000.0, PARAMS)
     warm = time.perf_counter() - t
     print(f"site sweep JIT warm-up (compile or cache load): {warm:.2f} s")
-    rows = ["| threads | wall (s) | CPU (s) | cells with a loss | us per cell (wall x threads) |",
-            "|---:|---:|---:|---:|---:|"]
-    for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+    rows = ["| threads | wall (s) | CPU (s) | cells with a loss | us per cell (CPU) | load before / after |",
+            "|---:|---:|---:|---:|---:|---:|"]
+    for threads in threads_list:
         numba.set_num_threads(threads)
+        load = os.getloadavg()[0]
         c = time.process_time()
         t = time.perf_counter()
         out = itm.site_path_loss(dem, cell, centre, centre, 30.0, 1.5, 900.0, radius_km * 1000.0, PARAMS)
@@ -128,7 +141,8 @@ def bench_area(dem: np.ndarray, radius_km: float) -> list[str]:
         n = int(np.isfinite(out).sum())
         print(f"area {threads} thread(s): {wall:.1f} s wall, {cpu:.1f} s CPU, {n} cells, "
               f"loss {np.nanmin(out):.1f}..{np.nanmax(out):.1f} dB")
-        rows.append(f"| {threads} | {wall:.1f} | {cpu:.1f} | {n:,} | {wall * threads / n * 1e6:.2f} |")
+        rows.append(f"| {threads} | {wall:.1f} | {cpu:.1f} | {n:,} | {cpu / n * 1e6:.2f} | "
+                    f"{load:.1f} / {os.getloadavg()[0]:.1f} |")
     rows.append(f"\nJIT warm-up of the sweep (first call, small DEM): {warm:.2f} s")
     return rows
 
@@ -138,15 +152,19 @@ def main() -> None:
     parser.add_argument("--radius-km", type=float, default=50.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-area", action="store_true")
+    parser.add_argument("--skip-p2p", action="store_true")
+    parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, numba.config.NUMBA_NUM_THREADS}),
+                        help="thread counts of the area runs (default: 1 and all)")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"numba {numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads, load {os.getloadavg()}")
     dem = load_dem()
     numba.set_num_threads(1)
-    for line in bench_p2p(dem, args.repeats):
-        print(line)
+    if not args.skip_p2p:
+        for line in bench_p2p(dem, args.repeats):
+            print(line)
     if not args.skip_area:
-        for line in bench_area(dem, args.radius_km):
+        for line in bench_area(dem, args.radius_km, args.threads):
             print(line)
 
 

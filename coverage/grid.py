@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS

@@ -11,13 +11,18 @@ metres, transmitter first) plus ``n_int`` (number of intervals) and ``xi``
 (interval length, m) instead of NTIA's ``pfl`` array (``pfl[0] = n_int``,
 ``pfl[1] = xi``, ``pfl[i + 2] = z[i]``).
 
-The arithmetic is NTIA's except in three places rewritten for speed, where
+The arithmetic is NTIA's except in places rewritten for speed, where
 results agree with the reference to rounding (about 1e-12 dB): sums over
-the profile use four interleaved partial sums; ``delta_h`` places its
-resampled points directly instead of by an accumulated walk; its 10 % / 90 %
-deciles come from a histogram selection instead of ``std::nth_element``
-(the same order statistics). Horizon searches screen points with a
-division-free test before NTIA's expression decides.
+the profile use interleaved partial sums; ``delta_h`` places its resampled
+points directly instead of by an accumulated walk, and sums its
+least-squares fit while it places them; its 10 % / 90 % deciles are
+selected from the residuals beyond a guess when one is given (the site
+sweep passes the previous cell's), else by a histogram selection, instead
+of ``std::nth_element`` (the same order statistics, exactly). Horizon
+searches screen points with a division-free test before NTIA's expression
+decides. The terms of LongleyRice and Variability that depend only on the
+link (frequency, ground, climate, percentages) are evaluated once per
+prediction, or once per site by the sweep (:func:`link_constants`).
 
 Intermediate values are written into a float64 array of length
 :data:`N_INTER` indexed by the ``INTER_*`` constants. Return codes and
@@ -482,12 +487,26 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
     # the profile; sample j sits at x_start + j * stride, computed directly
     # here (same points to ~1e-15 of an interval, without the serial chain).
     i_first = int(x_start)
+    # the least-squares sums of linear_least_squares_fit(s, n - 1, 1, 0, n - 1)
+    # accumulate while the points are placed (two partial sums each)
+    c = 0.5 * np_s
+    a0 = a1 = b0 = b1 = 0.0
     for j in range(n):
         pos = x_start + j * stride
         i = min(max(int(math.ceil(pos)) - 1, i_first), n_int - 1)
-        s[j] = z[i + 1] + (z[i + 1] - z[i]) * (pos - (i + 1))
-    fit_y1, fit_y2 = linear_least_squares_fit(s, n - 1, 1.0, 0.0, np_s)
-    fit_y2 = (fit_y2 - fit_y1) / np_s
+        v = z[i + 1] + (z[i + 1] - z[i]) * (pos - (i + 1))
+        s[j] = v
+        if j & 1:
+            a1 += v
+            b1 += v * (j - c)
+        else:
+            a0 += v
+            b0 += v * (j - c)
+    # end points carry half weight (NTIA's fit over the whole resampled profile)
+    sum_y = (a0 + a1 - 0.5 * (s[0] + s[n - 1])) / np_s
+    scaled = (b0 + b1 - 0.5 * (s[0] * (0.0 - c) + s[n - 1] * (np_s - c))) * 12.0 / ((np_s * np_s + 2.0) * np_s)
+    fit_y1 = sum_y - scaled * c
+    fit_y2 = scaled
     sel = scratch[247 + 245 :]
     if t_top >= t_bot:
         top = sel[0:n]

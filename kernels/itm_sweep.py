@@ -32,6 +32,12 @@ blocks whose maximum cannot beat the best angle found, and stops when the
 prefix maximum cannot); ``delta_h``
 (NTIA's 10-245 point resampling and the 10 %/90 % deciles); the effective
 heights; the Longley-Rice reference attenuation and the variability.
+``delta_h``'s resampled points change with every cell (their spacing is
+the path's 10-90 % window over 244), so nothing of them can be carried
+exactly; what is carried is a guess: the previous cell's deciles, widened
+by :data:`DECILE_MARGIN` of their spread, screen the new residuals, and
+the deciles are selected from the few beyond them (exact whatever the
+guess; a guess that gathers too few falls back to the full selection).
 
 Only samples some cell maps to are evaluated. Sums taken from prefix sums
 and receiver distances taken as ``(k - i) * cell`` differ from NTIA's
@@ -73,7 +79,7 @@ HORIZON_BLOCK = 16
 RADIAL_GROUPS = 256
 #: ``delta_h`` of a cell screens its residuals with the previous cell's
 #: deciles, widened by this fraction of their spread (exact either way).
-DECILE_MARGIN = 0.05
+DECILE_MARGIN = 0.03
 
 
 @ngjit

@@ -7,3 +7,6 @@ ngjit = njit(cache=True, nogil=True)
 
 #: Parallel kernel: the outer ``prange`` iterations must write disjoint cells.
 pjit = njit(cache=True, nogil=True, parallel=True)
+
+#: Small per-step helper, inlined into its callers' loops at Numba IR level.
+inline_jit = njit(cache=True, nogil=True, inline="always")

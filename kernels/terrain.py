@@ -1,8 +1,16 @@
-"""Radial terrain sweeps from a transmitter: line of sight and diffraction.
+"""Terrain scans from a transmitter: line of sight and diffraction.
 
-Geometry
---------
-The grid around a site is split into four sides (east, north, west, south).
+Line of sight alone
+-------------------
+:func:`line_of_sight` is GDAL's viewshed scan (Wang et al. 2000): every
+cell is read once, its horizon interpolated from two inner neighbours, the
+four quadrants in parallel. It gives the same answer as ``gdal_viewshed``
+(GDAL 3.6) up to rounding.
+
+Radial sweep (full model)
+-------------------------
+The full model needs each path's profile (for diffraction), so
+:func:`sweep_sites` and :func:`site_fields` sweep rays. The grid around a site is split into four sides (east, north, west, south).
 On a side, ``u >= 1`` counts cells away from the site along the side's axis
 and ``v`` across it; the side owns the cells with ``-u < v <= u``, so every
 cell but the site's own belongs to exactly one side. A side of half-width
@@ -46,14 +54,11 @@ what the empirical base models already fit.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from covgap.kernels.antenna import antenna_gain_db, atan2_deg
 from covgap.kernels.bestserver import add_power
-from covgap.kernels.jit import ngjit, pjit
-
-#: Small per-step helpers are inlined into the sweep loops at Numba IR level.
-_inline = njit(cache=True, nogil=True, inline="always")
+from covgap.kernels.jit import inline_jit, ngjit, pjit
 from covgap.kernels.pathloss import (
     EARTH_RADIUS_M,
     SPEED_OF_LIGHT_M_S,
@@ -168,7 +173,7 @@ def _ray_end(k, big_r, vmin, vmax):
     return big_r
 
 
-@_inline
+@inline_jit
 def _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax):
     """Where ray k crosses column u: terrain height and the cross offset of the cell it owns.
 
@@ -200,25 +205,57 @@ def _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax):
     return z, j
 
 
-@_inline
-def _los_visit(flat, out, base, su, sv, k, u, big_r, inv_r, vmin, vmax, horizon, z_tx, rx_height_m, cell2, inv_2ka,
-               r2max, inv_step, inv_u):
-    """Advance ray k to column u: classify its owned cell; return its new horizon slope."""
-    z, j = _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax)
-    if j != _NONE:
-        r2 = u * u + j * j
-        if r2 <= r2max:
-            d2 = r2 * cell2
-            c = base + u * su + j * sv
-            h_rx = flat[c] + rx_height_m - d2 * inv_2ka - z_tx
-            out[c] = VISIBLE if h_rx >= horizon * math.sqrt(d2) else INVISIBLE
-    dd = u * u * cell2 * (1.0 + (k * inv_r) ** 2)
-    return max(horizon, (z - dd * inv_2ka - z_tx) * (inv_u[u] * inv_step))
+@inline_jit
+def _los_cell(out_row, col, z, p, rx_height_m):
+    """Classify one cell (heights relative to the antenna); return its horizon height."""
+    out_row[col] = INVISIBLE if z + rx_height_m < p else VISIBLE
+    return max(z, p)
+
+
+@ngjit
+def _axis_scan(dem, row0, col0, drow, dcol, n, z_tx, rx_height_m, curv, r2max, inv, out, hz):
+    """Scan the site's row or column outward; ``hz[s]`` gets the horizon height ``s`` cells out."""
+    hz[0] = dem[row0, col0] - z_tx
+    for s in range(1, n + 1):
+        if s * s > r2max:
+            break
+        row = row0 + drow * s
+        col = col0 + dcol * s
+        z = dem[row, col] - z_tx - s * s * curv
+        if s == 1 and dcol != 0:  # GDAL marks the site's two row neighbours visible
+            out[row, col] = VISIBLE
+            hz[s] = z
+            continue
+        p = hz[0] if s == 1 else hz[s - 1] * (1.0 + inv[s - 1])
+        hz[s] = _los_cell(out[row], col, z, p, rx_height_m)
+
+
+@ngjit
+def _row_limit(dy, r2max, n):
+    """Largest ``dx <= n`` with ``dx^2 + dy^2 <= r2max`` (-1 if none)."""
+    rem = r2max - dy * dy
+    if rem < 0.0:
+        return -1
+    lim = min(n, int(math.sqrt(rem)) + 1)
+    while lim > 0 and lim * lim > rem:
+        lim -= 1
+    return lim
 
 
 @pjit
 def line_of_sight(dem, row0, col0, tx_height_m, rx_height_m, radius_m, cell_m, k_factor):
     """Visibility of every cell within ``radius_m`` of a transmitter.
+
+    The scan of GDAL's viewshed (Wang et al. 2000, GDAL >= 3.6 "edge"
+    cell mode): the site's row and column are scanned outward first; then
+    each quadrant row by row outward, every cell once. A cell's horizon
+    height is the higher of its terrain and the sight line from the
+    antenna through the horizon heights of its two inner neighbours (on the
+    plane through the antenna and those two points), and the cell is
+    visible when its receiver is not below that line. The four quadrants
+    run in parallel. A cell depends only on cells between it and the site,
+    so the answer does not depend on the grid window as long as it holds
+    the site and the cell.
 
     Parameters
     ----------
@@ -241,48 +278,64 @@ def line_of_sight(dem, row0, col0, tx_height_m, rx_height_m, radius_m, cell_m, k
         :data:`VISIBLE`, :data:`INVISIBLE` or :data:`OUT_OF_RANGE`.
     """
     height, width = dem.shape
-    out = np.full((height, width), OUT_OF_RANGE, np.uint8)
-    radius_cells = int(min(radius_m / cell_m, height + width))
-    lengths = _side_lengths(height, width, row0, col0, radius_cells)
-    starts = _blocks(lengths)
-    inv_2ka = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
-    z_tx = dem[row0, col0] + tx_height_m
+    out = np.empty((height, width), np.uint8)
     r2max = (radius_m / cell_m) ** 2
+    curv = cell_m * cell_m / (2.0 * k_factor * EARTH_RADIUS_M)  # curvature drop per squared cell
+    z_tx = np.float64(dem[row0, col0]) + tx_height_m
+    n_max = max(height, width) + 1
+    inv = np.empty(n_max)  # 1 / i: multiplications instead of divisions in the inner loops
+    inv[0] = 0.0
+    for i in range(1, n_max):
+        inv[i] = 1.0 / i
+    lengths = np.array([width - 1 - col0, col0, row0, height - 1 - row0])  # east, west, north, south
+    axes = np.empty((4, n_max))
     out[row0, col0] = VISIBLE
-    inv_u = 1.0 / np.arange(radius_cells + 1).astype(np.float64)
-    flat = dem.ravel()
-    flat_out = out.ravel()
-    base = row0 * width + col0
-    cell2 = cell_m * cell_m
-    for b in prange(starts[4]):
-        side, k_first, k_last = _block_of(np.int64(b), starts, lengths)
-        big_r = lengths[side]
-        inv_r = 1.0 / big_r
-        drow_u, dcol_u, drow_v, dcol_v = _side_axes(side)
-        su = drow_u * width + dcol_u
-        sv = drow_v * width + dcol_v
-        vmin, vmax = _cross_limits(side, height, width, row0, col0)
-        n_k = k_last - k_first + 1
-        horizon = np.full(n_k, -np.inf)
-        ends = np.empty(n_k, np.int64)
-        inv_steps = np.empty(n_k)
-        for kl in range(n_k):
-            k = k_first + kl
-            ends[kl] = _ray_end(k, big_r, vmin, vmax)
-            inv_steps[kl] = 1.0 / (cell_m * math.sqrt(1.0 + (k / big_r) ** 2))
-        if side == 0 or side == 2:  # rays run along rows: one ray at a time
-            for kl in range(n_k):
-                h = -np.inf
-                for u in range(1, ends[kl] + 1):
-                    h = _los_visit(flat, flat_out, base, su, sv, k_first + kl, u, big_r, inv_r, vmin, vmax, h, z_tx,
-                                   rx_height_m, cell2, inv_2ka, r2max, inv_steps[kl], inv_u)
-        else:  # rays run across rows: all rays of the block one row at a time
-            for u in range(1, big_r + 1):
-                for kl in range(n_k):
-                    if u <= ends[kl]:
-                        horizon[kl] = _los_visit(flat, flat_out, base, su, sv, k_first + kl, u, big_r, inv_r, vmin, vmax,
-                                                 horizon[kl], z_tx, rx_height_m, cell2, inv_2ka, r2max, inv_steps[kl],
-                                                 inv_u)
+    for a in range(4):
+        drow = 0 if a < 2 else (-1 if a == 2 else 1)
+        dcol = (1 if a == 0 else -1) if a < 2 else 0
+        _axis_scan(dem, row0, col0, drow, dcol, lengths[a], z_tx, rx_height_m, curv, r2max, inv, out, axes[a])
+        for s in range(1, lengths[a] + 1):
+            if s * s > r2max:
+                out[row0 + drow * s, col0 + dcol * s] = OUT_OF_RANGE
+    for q in prange(4):
+        sr = -1 if q < 2 else 1
+        sc = 1 if q % 2 == 0 else -1
+        nrow = row0 if sr < 0 else height - 1 - row0
+        ncol = lengths[0] if sc > 0 else lengths[1]
+        row_axis = 0 if sc > 0 else 1
+        col_axis = 2 if sr < 0 else 3
+        last = np.empty(ncol + 1)  # horizon heights of the previous row, by dx
+        this = np.empty(ncol + 1)
+        for i in range(_row_limit(0, r2max, ncol) + 1):
+            last[i] = axes[row_axis, i]
+        for dy in range(1, nrow + 1):
+            row = row0 + sr * dy
+            z_row = dem[row]
+            out_row = out[row]
+            lim = _row_limit(dy, r2max, ncol)
+            this[0] = axes[col_axis, dy]
+            base = z_tx + dy * dy * curv
+            inv_y = inv[dy - 1]
+            # steep part (dx < dy): the sight line passes between (dx-1, dy-1) and (dx, dy-1)
+            for dx in range(1, min(dy - 1, lim) + 1):
+                col = col0 + sc * dx
+                p = (last[dx - 1] * dx + last[dx] * (dy - dx)) * inv_y
+                this[dx] = _los_cell(out_row, col, z_row[col] - base - dx * dx * curv, p, rx_height_m)
+            h = 0.0
+            if dy <= lim:  # the diagonal: straight through (dy-1, dy-1)
+                col = col0 + sc * dy
+                p = last[dy - 1] * (1.0 + inv_y) if dy > 1 else last[0]
+                h = _los_cell(out_row, col, z_row[col] - base - dy * dy * curv, p, rx_height_m)
+                this[dy] = h
+            # shallow part (dx > dy): between (dx-1, dy-1) and (dx-1, dy), the cell just done
+            for dx in range(dy + 1, lim + 1):
+                col = col0 + sc * dx
+                p = (last[dx - 1] * dy + h * (dx - dy)) * inv[dx - 1]
+                h = _los_cell(out_row, col, z_row[col] - base - dx * dx * curv, p, rx_height_m)
+                this[dx] = h
+            for dx in range(max(lim + 1, 1), ncol + 1):
+                out_row[col0 + sc * dx] = OUT_OF_RANGE
+            last, this = this, last
     return out
 
 

@@ -217,8 +217,8 @@ def test_site_path_loss_equals_point_to_point_on_every_sampled_cell():
 
 def test_site_path_loss_equals_point_to_point_on_long_paths():
     """Paths long enough for delta_h's full 245-point resampling (and its carried decile guesses)."""
-    elev = _terrain((461, 461), seed=8) + 40.0 * np.sin(np.arange(461) / 41.0)[:, None]
-    cell, row, col, radius = 30.0, 230.5, 230.5, 6900.0
+    elev = _terrain((601, 601), seed=8) + 40.0 * np.sin(np.arange(601) / 41.0)[:, None]
+    cell, row, col, radius = 30.0, 300.5, 300.5, 8850.0  # 295 cells
     p = itm.ItmParams()
     out = itm.site_path_loss(elev, cell, row, col, 30.0, 1.5, 900.0, radius, p)
     radius_cells = radius / cell
@@ -228,7 +228,7 @@ def test_site_path_loss_equals_point_to_point_on_long_paths():
     while checked < 150:
         i, j = int(rng.integers(0, elev.shape[0])), int(rng.integers(0, elev.shape[1]))
         rad, k = itm_sweep.cell_sample(i, j, row - 0.5, col - 0.5, radius_cells, n_rad)
-        if rad < 0 or k < 100:
+        if rad < 0 or k < 150:
             continue
         z = itm.radial_profile(elev, row, col, 2.0 * math.pi * rad / n_rad, k)
         want = itm.point_to_point(z, cell, 30.0, 1.5, 900.0, p).loss_db

@@ -257,16 +257,15 @@ def exact_line_of_sight(dem, row, col, tx_h, rx_h, cell, k_factor, radius_cells)
 
 @needs_gdal
 def test_line_of_sight_on_a_real_dem_against_gdal_and_exact_sight_lines(tmp_path):
-    # On this rough 30 m clip GDAL's own interpolation (Wang et al. 2000) departs from exact sight
-    # lines more than ours does: measured at radius 180 cells, ours / GDAL vs exact = 98.6 / 97.8 %,
-    # 98.1 / 96.2 %, 99.1 / 98.8 % at the three observers, ours vs GDAL 97.2, 95.7, 98.4 %.
+    # line_of_sight is GDAL's scan: measured 100.00 % the same answer as GDAL at the three observers
+    # (radius 180 cells); against exact sight lines (radius 100) both agree on 98.3 %.
     with rasterio.open(REAL_DEM) as ds:
         dem = ds.read(1).astype(np.float32)
         cell = ds.res[0]
     for row, col, tx_h in ((200, 200, 30.0), (80, 310, 15.0), (330, 60, 45.0)):
         ours = terrain.line_of_sight(dem, row, col, tx_h, 1.5, 180 * cell, cell, K)
         theirs = gdal_viewshed(dem, row, col, tx_h, 1.5, cell, K, tmp_path)
-        assert agreement_in_radius(ours, theirs, row, col, 180) >= 0.95
+        assert agreement_in_radius(ours, theirs, row, col, 180) >= 0.995
     exact = exact_line_of_sight(dem, 200, 200, 30.0, 1.5, cell, K, 100)
     ours = terrain.line_of_sight(dem, 200, 200, 30.0, 1.5, 100 * cell, cell, K)
     theirs = gdal_viewshed(dem, 200, 200, 30.0, 1.5, cell, K, tmp_path)
@@ -282,4 +281,25 @@ def test_line_of_sight_matches_gdal_on_generated_terrain(tmp_path, seed):
     dem = bumps((241, 241), seed, n=25, amplitude=300.0)
     ours = terrain.line_of_sight(dem, 120, 120, 25.0, 1.5, 120 * 50.0, 50.0, K)
     theirs = gdal_viewshed(dem, 120, 120, 25.0, 1.5, 50.0, K, tmp_path)
-    assert agreement_in_radius(ours, theirs, 120, 120, 120) >= 0.98
+    assert agreement_in_radius(ours, theirs, 120, 120, 120) >= 0.995
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), row=st.integers(25, 55), col=st.integers(25, 55),
+       margins=st.tuples(*[st.integers(0, 20)] * 4))
+def test_a_cell_gets_the_same_answer_in_any_window_holding_the_site_radius(seed, row, col, margins):
+    # chunked pipelines compute a site in a window around it: the window must not change the answer
+    dem = bumps((81, 81), seed)
+    radius_cells = 20
+    top, bottom = row - radius_cells - margins[0], row + radius_cells + 1 + margins[1]
+    left, right = col - radius_cells - margins[2], col + radius_cells + 1 + margins[3]
+    top, left = max(top, 0), max(left, 0)
+    window = dem[top:bottom, left:right].copy()
+    wrow, wcol = row - top, col - left
+    full = terrain.line_of_sight(dem, row, col, 20.0, 1.5, radius_cells * 30.0, 30.0, K)
+    part = terrain.line_of_sight(window, wrow, wcol, 20.0, 1.5, radius_cells * 30.0, 30.0, K)
+    np.testing.assert_array_equal(part, full[top:bottom, left:right])
+    site = make_site(row, col, height=20.0, radius=radius_cells * 30.0)
+    wsite = make_site(wrow, wcol, height=20.0, radius=radius_cells * 30.0)
+    for a, b in zip(terrain.site_fields(dem, site, 1.5, 30.0, K), terrain.site_fields(window, wsite, 1.5, 30.0, K)):
+        np.testing.assert_array_equal(b, a[top:bottom, left:right])
