@@ -149,7 +149,7 @@ def chunked(scenario_path: Path, out: Path, workers: int, chunk_size: int) -> di
 
     scenario = load_scenario(scenario_path)
     stages: dict[str, float] = {}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as client:
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, Client(lc) as client:
         client.run(lambda: __import__("covgap.distributed"))  # imports and JIT cache loads, apart from the timing
         start = last = time.perf_counter()
 

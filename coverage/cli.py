@@ -98,20 +98,40 @@ def main(verbose: int) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace existing output directories.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@click.option("--workers", type=click.IntRange(1, 1024), default=None, help="Run chunked on a local Dask cluster of N worker processes.")
+@click.option("--scheduler", metavar="ADDRESS", default=None, help="Run chunked on an existing dask.distributed cluster (tcp://host:8786).")
+@click.option("--chunk-size", type=click.IntRange(64, 16384), default=1024, show_default=True, help="Chunk side in cells (chunked runs).")
 @_run_command
-def run(scenarios: tuple[Path, ...], out: Path, overwrite: bool, quiet: bool, as_json: bool) -> None:
+def run(
+    scenarios: tuple[Path, ...],
+    out: Path,
+    overwrite: bool,
+    quiet: bool,
+    as_json: bool,
+    workers: int | None,
+    scheduler: str | None,
+    chunk_size: int,
+) -> None:
     """Analyse one or more scenarios and write their results.
 
     SCENARIOS are TOML files or directories of them. One scenario writes its
     run into OUT; several write OUT/<name>/ each, which `covgap serve OUT`
     shows side by side.
 
+    With --workers or --scheduler the grid is computed chunk by chunk on
+    dask.distributed (same results; an interrupted run resumes from the
+    chunks already done); otherwise in memory.
+
     Example:
 
         covgap run danang.toml danang-2g3g-off.toml --out results/
+
+        covgap run vietnam.toml --out results/vietnam --scheduler tcp://head-node:8786
     """
     from covgap.scenario import load_scenarios
 
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
     loaded = load_scenarios(list(scenarios))
     reporter = _Reporter(quiet)
     targets = [out] if len(loaded) == 1 else [out / s.name for s in loaded]
@@ -119,7 +139,10 @@ def run(scenarios: tuple[Path, ...], out: Path, overwrite: bool, quiet: bool, as
         for target in targets:
             if target.exists():
                 raise OutputExistsError(f"{target} exists; pass --overwrite to replace it")
-    done = [_run_one(scenario, target, overwrite=overwrite, reporter=reporter) for scenario, target in zip(loaded, targets)]
+    if workers is None and scheduler is None:
+        done = [_run_one(scenario, target, overwrite=overwrite, reporter=reporter) for scenario, target in zip(loaded, targets)]
+    else:
+        done = _run_chunked(loaded, targets, workers=workers, scheduler=scheduler, chunk_size=chunk_size, overwrite=overwrite, reporter=reporter)
     if as_json:
         click.echo(json.dumps({"runs": done}, indent=2))
     elif not quiet:
@@ -152,6 +175,38 @@ def _run_one(scenario: Any, target: Path, *, overwrite: bool, reporter: _Reporte
             progress=tick,
         )
     return {"name": scenario.name, "out": str(target), "warnings": result.warnings, "summary": result.indicators}
+
+
+def _run_chunked(
+    scenarios: list[Any], targets: list[Path], *, workers: int | None, scheduler: str | None, chunk_size: int,
+    overwrite: bool, reporter: _Reporter,
+) -> list[dict[str, Any]]:
+    """Run scenarios chunk by chunk on one dask.distributed client."""
+    from distributed import Client, LocalCluster
+
+    from covgap.distributed import run_chunked
+
+    def progress(stage: str, done: int, total: int) -> None:
+        reporter.say(f"  {stage}: {done}/{total}")
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1) if workers is not None else None
+    try:
+        try:
+            client = Client(cluster if cluster is not None else scheduler, timeout="30s")
+        except OSError as exc:
+            raise click.ClickException(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+        with client:
+            results = []
+            for scenario, target in zip(scenarios, targets):
+                reporter.say(f"{scenario.name}: {scenario.title} (chunked, {client.dashboard_link})")
+                run = run_chunked(scenario, target, client=client, chunk_size=chunk_size, overwrite=overwrite, progress=progress)
+                for message in run.warnings:
+                    click.echo(f"covgap: warning: {message}", err=True)
+                results.append({"name": scenario.name, "out": str(run.out_dir), "warnings": run.warnings, "summary": run.indicators})
+            return results
+    finally:
+        if cluster is not None:
+            cluster.close()
 
 
 def _sites_geojson(sites: Any) -> dict[str, Any]:

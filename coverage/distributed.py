@@ -214,7 +214,7 @@ def _client(client: Any, scheduler: str | None, n_workers: int | None) -> Iterat
         n = n_workers or 1
         if n < 1:
             raise ValueError(f"n_workers must be at least 1, got {n}")
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as c:
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(cluster) as c:
             yield c
 
 

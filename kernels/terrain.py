@@ -10,8 +10,9 @@ four quadrants in parallel. It gives the same answer as ``gdal_viewshed``
 Radial sweep (full model)
 -------------------------
 The full model needs each path's profile (for diffraction), so
-:func:`sweep_sites` and :func:`site_fields` sweep rays. The grid around a site is split into four sides (east, north, west, south).
-On a side, ``u >= 1`` counts cells away from the site along the side's axis
+:func:`sweep_sites` and :func:`site_fields` sweep rays. The grid around a
+site is split into four sides (east, north, west, south). On a side,
+``u >= 1`` counts cells away from the site along the side's axis
 and ``v`` across it; the side owns the cells with ``-u < v <= u``, so every
 cell but the site's own belongs to exactly one side. A side of half-width
 ``R`` cells is swept by ``2 R`` rays, ray ``k`` (``-R < k <= R``) running
@@ -22,10 +23,11 @@ ray owns each cell, so rays can run in parallel, each writing only its own
 cells. A ray carries its horizon (the steepest elevation angle seen so far)
 and, when diffraction is asked for, the upper convex hull of its terrain
 profile, so each cell costs O(1) (line of sight) or O(log n) (diffraction)
-instead of O(profile length). The whole sweep touches about twice the
-cells inside the radius. Rays run in parallel blocks of :data:`BLOCK_RAYS`;
-east/west rays read along rows, and a block of north/south rays advances
-:data:`U_CHUNK` columns per ray in turn so that it also reads rows.
+instead of O(profile length). A ray stops where it leaves the radius; the
+whole sweep takes about two samples per cell inside it. Rays run in
+parallel blocks of :data:`BLOCK_RAYS`; east/west rays read along rows, and
+a block of north/south rays advances :data:`U_CHUNK` columns per ray in
+turn so that it also reads rows.
 
 For the full model (:func:`sweep_sites`), each cell a ray owns gets the
 site's path loss (tabulated per site against distance, LOS and NLOS, and
@@ -36,7 +38,9 @@ best-server state of :mod:`covgap.kernels.bestserver`.
 
 Heights are taken in the transmitter's frame with Earth curvature folded in:
 ``z' = z - d^2 / (2 k a)``. In that frame radio rays are straight lines, so
-"visible" is ``slope(rx) >= max slope(terrain in between)``.
+"visible" is ``slope(rx) >= max slope(terrain in between)``. The radial
+sweep and :func:`line_of_sight` interpolate the terrain differently and
+disagree on a few per cent of cells near shadow edges.
 
 Diffraction
 -----------
@@ -62,7 +66,7 @@ from covgap.kernels.jit import inline_jit, ngjit, pjit
 from covgap.kernels.pathloss import (
     EARTH_RADIUS_M,
     SPEED_OF_LIGHT_M_S,
-    knife_edge_db,
+    knife_edge_table_db,
     path_loss_db,
 )
 
@@ -434,21 +438,21 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode):
         if d_b <= 0.0 or d_b >= d:
             return 0.0
         h_b = horizon * d_b - h_rx * d_b / d
-        return knife_edge_db(_edge_v(h_b, d_b, d - d_b, wavelength))
+        return knife_edge_table_db(_edge_v(h_b, d_b, d - d_b, wavelength))
     t1 = _hull_tangent_tx(hd, hh, n)
     if t1 > t2:
         t1 = t2
     p = _hull_highest(hd, hh, t1, t2, s_tr)
-    loss = knife_edge_db(_edge_v(hh[p] - s_tr * hd[p], hd[p], d - hd[p], wavelength))
+    loss = knife_edge_table_db(_edge_v(hh[p] - s_tr * hd[p], hd[p], d - hd[p], wavelength))
     if p > t1:
         s1 = hh[p] / hd[p]
         q = _hull_highest(hd, hh, t1, p - 1, s1)
-        loss += knife_edge_db(_edge_v(hh[q] - s1 * hd[q], hd[q], hd[p] - hd[q], wavelength))
+        loss += knife_edge_table_db(_edge_v(hh[q] - s1 * hd[q], hd[q], hd[p] - hd[q], wavelength))
     if p < t2:
         s2 = (h_rx - hh[p]) / (d - hd[p])
         q = _hull_highest(hd, hh, p + 1, t2, s2)
         h_line = hh[p] + s2 * (hd[q] - hd[p])
-        loss += knife_edge_db(_edge_v(hh[q] - h_line, hd[q] - hd[p], d - hd[q], wavelength))
+        loss += knife_edge_table_db(_edge_v(hh[q] - h_line, hd[q] - hd[p], d - hd[q], wavelength))
     return loss
 
 
@@ -616,8 +620,11 @@ def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second
         inv_steps = np.empty(n_k)
         for kl in range(n_k):
             k = k_first + kl
-            ends[kl] = _ray_end(k, big_r, vmin, vmax)
-            inv_steps[kl] = 1.0 / (cell_m * math.sqrt(1.0 + (k * inv_r) ** 2))
+            stretch = math.sqrt(1.0 + (k * inv_r) ** 2)
+            # past u = (radius + 1) / stretch the ray owns no cell within the radius (it owns cells
+            # at most half a cell across from it), so its further samples matter to nothing
+            ends[kl] = min(_ray_end(k, big_r, vmin, vmax), int((radius_m / cell_m + 1.0) / stretch) + 1)
+            inv_steps[kl] = 1.0 / (cell_m * stretch)
         # east/west rays run along rows: a whole ray at once; north/south rays
         # cross rows: the block advances U_CHUNK columns per ray in turn
         chunk = big_r if side == 0 or side == 2 else U_CHUNK
@@ -680,7 +687,8 @@ def site_fields(dem, site, rx_height_m, cell_m, k_factor):
     best = np.empty((1, 1), np.float32)
     total = np.empty((1, 1), np.float64)
     index = np.empty((1, 1), np.int32)
-    _sweep_site(dem, site.reshape(1, -1), np.zeros(1, np.int32), rx_height_m, cell_m, k_factor, best, best, total, index, loss, diff, los, True)
+    _sweep_site(dem, site.reshape(1, -1), np.zeros(1, np.int32), rx_height_m, cell_m, k_factor, best, best, total,
+                index, loss, diff, los, True)
     return loss, diff, los
 
 

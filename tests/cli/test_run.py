@@ -124,3 +124,19 @@ def test_bad_input_is_one_clear_line_and_no_output(tiny_scenario: Path, tmp_path
     assert "Traceback" not in result.output
     assert not out.exists()
     assert not list(tmp_path.glob(".out.*"))
+
+
+def test_a_chunked_run_on_two_local_workers_equals_the_in_memory_run(tiny_scenario: Path, tmp_path: Path) -> None:
+    memory, chunked = tmp_path / "memory", tmp_path / "chunked"
+    assert _invoke("run", str(tiny_scenario), "--out", str(memory), "--quiet").exit_code == 0
+    result = _invoke("run", str(tiny_scenario), "--out", str(chunked), "--workers", "2", "--chunk-size", "64", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((chunked / "summary.json").read_text()) == json.loads((memory / "summary.json").read_text())
+    for layer in ("received_power_4G", "uncovered_population", "urbanisation"):
+        with rasterio.open(memory / f"{layer}.tif") as a, rasterio.open(chunked / f"{layer}.tif") as b:
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_workers_and_scheduler_exclude_each_other(tiny_scenario: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(tiny_scenario), "--out", str(tmp_path / "o"), "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
+    assert result.exit_code == 2 and "not both" in result.output

@@ -130,7 +130,7 @@ def make_region(folder: Path, shape: tuple[int, int] = (120, 120), *, radius_km:
 @pytest.fixture(scope="module")
 def cluster():
     """A real LocalCluster: two single-threaded worker processes."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc:
         with distributed.Client(lc) as client:
             yield client
 
@@ -208,6 +208,7 @@ def _spanning(run: Path, features: list[dict]) -> bool:
     return False
 
 
+@pytest.mark.filterwarnings("ignore:.*cells without elevation data:UserWarning")
 def test_propagation_is_window_invariant(tmp_path: Path) -> None:
     """A window of the chunk plus 2R + 2 cells, with the sites within R + 1 cells, gives the whole grid's values."""
     scenario = load_scenario(make_region(tmp_path / "region", radius_km=1.5))
@@ -248,7 +249,7 @@ from distributed import Client, LocalCluster
 from covgap.scenario import load_scenario
 from covgap.distributed import run_chunked
 if __name__ == "__main__":
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as c:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, Client(lc) as c:
         run_chunked(load_scenario(sys.argv[1]), sys.argv[2], client=c, chunk_size=int(sys.argv[3]))
 """
 

@@ -6,6 +6,7 @@ Each expected number below was worked from the formula written next to it
 
 import math
 
+import numpy as np
 import pytest
 
 from covgap.kernels import pathloss as pl
@@ -105,6 +106,12 @@ def test_dispatch_never_below_free_space(model):
                                              (-0.78, 0.0), (-3.0, 0.0)])
 def test_knife_edge(v, expected):
     assert pl.knife_edge_db(v) == pytest.approx(expected, abs=0.0005)
+    assert pl.knife_edge_table_db(v) == pytest.approx(expected, abs=0.0005)
+
+
+def test_tabulated_knife_edge_matches_the_formula():
+    for v in np.concatenate([np.linspace(-1.0, 30.0, 100_003), [-0.78, -0.7799, 24.999, 25.0, 25.001, 80.0]]):
+        assert abs(pl.knife_edge_table_db(v) - pl.knife_edge_db(v)) < 1e-5
 
 
 def test_curvature_drop():
