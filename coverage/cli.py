@@ -182,7 +182,10 @@ def _run_chunked(
     overwrite: bool, reporter: _Reporter,
 ) -> list[dict[str, Any]]:
     """Run scenarios chunk by chunk on one dask.distributed client."""
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise click.ClickException('chunked runs need Dask: pip install "covgap[dask]"') from None
 
     from covgap.distributed import run_chunked
 
