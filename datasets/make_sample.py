@@ -73,7 +73,8 @@ crs = "EPSG:32649"
 
 [propagation]
 receiver_height_m = 1.5
-max_radius_km = 25.0
+# Within Hata's and COST-231's 20 km; farther cells of this clip are nearer other masts.
+max_radius_km = 15.0
 # "auto" picks the model by carrier frequency: Okumura-Hata to 1500 MHz (2G 900,
 # rural 4G 900), COST-231 Hata to 2000 MHz (4G 1800), 3GPP RMa above (3G 2100);
 # plain "hata" would reject the 1800-3500 MHz carriers (valid 150-1500 MHz only).

@@ -14,8 +14,6 @@ mechanical tilt leans the whole antenna, so it lowers the beam in front and
 raises it behind. An omni antenna has no horizontal term.
 """
 
-import math
-
 from covgap.kernels.jit import ngjit
 
 
@@ -51,6 +49,25 @@ def atan2_deg(y, x):
     if y < 0.0:
         r = -r
     return r * 57.29577951308232
+
+
+@ngjit
+def cos_deg(angle):
+    """``cos(radians(angle))`` for angle in [-180, 180], within 1e-8, without a libm call.
+
+    Folded to t in [0, 90] degrees (cos(180 - t) = -cos t), then the Taylor
+    series of cos to t^12: the remainder is below (pi/2)^14 / 14! = 6.4e-9.
+    """
+    a = abs(angle)
+    sign = 1.0
+    if a > 90.0:
+        a = 180.0 - a
+        sign = -1.0
+    t = a * 0.017453292519943295
+    s = t * t
+    c = 1.0 + s * (-1.0 / 2.0 + s * (1.0 / 24.0 + s * (-1.0 / 720.0 + s * (1.0 / 40320.0 + s * (
+        -1.0 / 3628800.0 + s * (1.0 / 479001600.0))))))
+    return sign * c
 
 
 @ngjit
@@ -94,7 +111,7 @@ def antenna_gain_db(
         phi = wrap_degrees(off_azimuth_deg)
         tilt = elec_tilt_deg
         if mech_tilt_deg != 0.0:
-            tilt += mech_tilt_deg * math.cos(math.radians(phi))
+            tilt += mech_tilt_deg * cos_deg(phi)
         x = phi / h_beamwidth_deg
         a_h = min(12.0 * x * x, front_to_back_db)
     y = (depression_deg - tilt) / v_beamwidth_deg

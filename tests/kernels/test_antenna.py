@@ -3,10 +3,10 @@
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from covgap.kernels.antenna import antenna_gain_db, atan2_deg, wrap_degrees
+from covgap.kernels.antenna import antenna_gain_db, atan2_deg, cos_deg, wrap_degrees
 
 # sector defaults of covgap.propagation: 65 deg h-beamwidth, 25 dB front-to-back, 10 deg v-beamwidth,
 # 20 dB vertical side lobes, 17 dBi
@@ -61,6 +61,7 @@ def test_omni_has_no_horizontal_pattern():
         assert gain(phi, 5.0, omni=True) == pytest.approx(14.0)
 
 
+@settings(deadline=None)  # the first call loads the JIT cache: no timing asserts
 @given(st.floats(-2000, 2000))
 def test_wrap_degrees(angle):
     w = wrap_degrees(angle)
@@ -68,6 +69,13 @@ def test_wrap_degrees(angle):
     assert math.isclose(math.cos(math.radians(w)), math.cos(math.radians(angle)), abs_tol=1e-9)
 
 
+@settings(deadline=None)
 @given(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4))
 def test_fast_atan2_is_within_a_thousandth_of_a_degree(y, x):
     assert abs(atan2_deg(y, x) - math.degrees(math.atan2(y, x))) < 1e-3 or (y == 0.0 and x <= 0.0)
+
+
+@settings(deadline=None)
+@given(st.floats(-180.0, 180.0))
+def test_fast_cosine_is_within_1e8(angle):
+    assert abs(cos_deg(angle) - math.cos(math.radians(angle))) < 1e-8
