@@ -384,15 +384,42 @@ def _hull_tangent_tx(hd, hh, n):
     return lo
 
 
+@inline_jit
+def _steeper_next(hd, hh, i, d, h):
+    """Whether hull vertex i + 1 is seen at least as steeply as vertex i from the receiver at (d, h)."""
+    # slope seen from (d, h): (hh - h) / (d - hd); true below the tangent vertex, false from it on
+    return (hh[i + 1] - h) * (d - hd[i]) >= (hh[i] - h) * (d - hd[i + 1])
+
+
 @ngjit
-def _hull_tangent_rx(hd, hh, n, d, h):
-    """Hull vertex with the steepest slope seen back from the receiver at (d, h)."""
-    lo = 0
-    hi = n - 1
+def _hull_tangent_rx(hd, hh, n, d, h, guess):
+    """Hull vertex with the steepest slope seen back from the receiver at (d, h).
+
+    Galloping search from ``guess`` (the answer for the previous receiver on
+    the ray, which is usually at or next to the new one), then bisection:
+    O(log distance from the guess).
+    """
+    g = min(max(guess, 0), n - 1)
+    if g < n - 1 and _steeper_next(hd, hh, g, d, h):  # the answer lies right of g
+        lo = g + 1
+        hi = lo
+        step = 1
+        while hi < n - 1 and _steeper_next(hd, hh, hi, d, h):
+            lo = hi + 1
+            hi = min(lo + step, n - 1)
+            step *= 2
+    else:  # the answer is g or left of it
+        hi = g
+        lo = hi - 1
+        step = 1
+        while lo >= 0 and not _steeper_next(hd, hh, lo, d, h):
+            hi = lo
+            lo = hi - step
+            step *= 2
+        lo = max(lo + 1, 0)
     while lo < hi:
         mid = (lo + hi) // 2
-        # slope seen from (d, h): (hh - h) / (d - hd); compare mid and mid + 1
-        if (hh[mid + 1] - h) * (d - hd[mid]) >= (hh[mid] - h) * (d - hd[mid + 1]):
+        if _steeper_next(hd, hh, mid, d, h):
             lo = mid + 1
         else:
             hi = mid
@@ -406,8 +433,8 @@ def _edge_v(h, d1, d2, wavelength):
 
 
 @ngjit
-def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode):
-    """Diffraction loss (dB) of an obstructed path from the profile hull.
+def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
+    """Diffraction loss (dB) of an obstructed path from the profile hull, and the receiver's tangent vertex.
 
     Parameters
     ----------
@@ -424,21 +451,30 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode):
         Wavelength (m).
     mode : int
         :data:`BULLINGTON` or :data:`DEYGOUT`.
+    guess : int
+        Where to start looking for the hull vertex the receiver sees
+        steepest: the second value returned for the previous receiver on the
+        same ray (any index is correct, a near one is fast).
+
+    Returns
+    -------
+    (float, int)
+        The loss (dB) and the next ``guess``.
     """
     s_tr = h_rx / d
     if n == 0 or horizon <= s_tr:
-        return 0.0
-    t2 = _hull_tangent_rx(hd, hh, n, d, h_rx)
+        return 0.0, guess
+    t2 = _hull_tangent_rx(hd, hh, n, d, h_rx, guess)
     if mode == BULLINGTON:
         s_rim = (hh[t2] - h_rx) / (d - hd[t2])
         denom = horizon + s_rim
         if denom <= 0.0:
-            return 0.0
+            return 0.0, t2
         d_b = (h_rx + s_rim * d) / denom
         if d_b <= 0.0 or d_b >= d:
-            return 0.0
+            return 0.0, t2
         h_b = horizon * d_b - h_rx * d_b / d
-        return knife_edge_table_db(_edge_v(h_b, d_b, d - d_b, wavelength))
+        return knife_edge_table_db(_edge_v(h_b, d_b, d - d_b, wavelength)), t2
     t1 = _hull_tangent_tx(hd, hh, n)
     if t1 > t2:
         t1 = t2
@@ -453,7 +489,7 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode):
         q = _hull_highest(hd, hh, p + 1, t2, s2)
         h_line = hh[p] + s2 * (hd[q] - hd[p])
         loss += knife_edge_table_db(_edge_v(hh[q] - h_line, hd[q] - hd[p], d - hd[q], wavelength))
-    return loss
+    return loss, t2
 
 
 @ngjit
@@ -519,6 +555,7 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
     step = 1.0 / inv_step
     steps_per_m = LOSS_TABLE_STEPS / cell_m
     exact_r2 = EXACT_RADIUS_CELLS * EXACT_RADIUS_CELLS
+    tangent = n - 1  # the receiver's tangent vertex on the hull, carried from cell to cell
     for u in range(u_start, u_stop):
         z, j = _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax)
         if j != _NONE:
@@ -530,7 +567,7 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                 los = h_rx >= horizon * d
                 diff = 0.0
                 if not los and mode != NO_DIFFRACTION:
-                    diff = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode)
+                    diff, tangent = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, tangent)
                 row = row0 + drow_u * u + drow_v * j
                 col = col0 + dcol_u * u + dcol_v * j
                 if r2 < exact_r2:
