@@ -285,6 +285,17 @@ def height_function(x_km, k):
 
 
 @ngjit
+def _fit_range(n_int, xi, d_start, d_end):
+    """Profile indices ``(i_start, i_end)`` of the least-squares fit between two distances (NTIA's rule)."""
+    i_start = int(_fdim(d_start / xi, 0.0))
+    i_end = n_int - int(_fdim(float(n_int), d_end / xi))
+    if i_end <= i_start:
+        i_start = int(_fdim(float(i_start), 1.0))
+        i_end = n_int - int(_fdim(float(n_int), i_end + 1.0))
+    return i_start, i_end
+
+
+@ngjit
 def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     """Least-squares line through ``z`` between two distances.
 
@@ -303,11 +314,7 @@ def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     -------
     (fit_y1, fit_y2) : fitted heights at the two ends of the profile.
     """
-    i_start = int(_fdim(d_start / xi, 0.0))
-    i_end = n_int - int(_fdim(float(n_int), d_end / xi))
-    if i_end <= i_start:
-        i_start = int(_fdim(float(i_start), 1.0))
-        i_end = n_int - int(_fdim(float(n_int), i_end + 1.0))
+    i_start, i_end = _fit_range(n_int, xi, d_start, d_end)
     x_length = float(i_end - i_start)
     mid = -0.5 * x_length
     mid_end = i_end + mid
@@ -606,11 +613,7 @@ def linear_least_squares_fit_prefix(z, n_int, xi, d_start, d_end, s0, s1):
     index range is chosen exactly as in the plain fit, only the order of
     the additions differs (results agree to ~1e-9 m).
     """
-    i_start = int(_fdim(d_start / xi, 0.0))
-    i_end = n_int - int(_fdim(float(n_int), d_end / xi))
-    if i_end <= i_start:
-        i_start = int(_fdim(float(i_start), 1.0))
-        i_end = n_int - int(_fdim(float(n_int), i_end + 1.0))
+    i_start, i_end = _fit_range(n_int, xi, d_start, d_end)
     x_length = float(i_end - i_start)
     mid = -0.5 * x_length
     mid_end = i_end + mid
