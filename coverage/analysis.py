@@ -34,7 +34,7 @@ from covgap.datasets.sites import read_sites
 from covgap.errors import CovgapWarning, GridError, ScenarioError
 from covgap.grid import AnalysisGrid
 from covgap.hillshade import hillshade
-from covgap.propagation import signal_layers, signal_layers_by_group
+from covgap.propagation import signal_layers_by_group
 from covgap.regrid import regrid_dem, regrid_population
 from covgap.scenario import Changes, Scenario
 from covgap.types import TECHNOLOGIES
@@ -52,6 +52,9 @@ __all__ = [
 
 #: A context manager factory called with each stage's name.
 StageHook = Callable[[str], ContextManager[None]]
+
+#: Called with (transmitters just computed, transmitters in all).
+SiteProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,9 @@ def place_sites(sites: pd.DataFrame, grid: AnalysisGrid, *, source: str) -> pd.D
     return sites[inside].reset_index(drop=True)
 
 
-def coverage_layers(elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario) -> xr.Dataset:
+def coverage_layers(
+    elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario, *, progress: Callable[[int], None] | None = None
+) -> xr.Dataset:
     """Signal and coverage per technology for one set of transmitters.
 
     Every technology gets ``received_power_<tech>``, ``best_server_<tech>``
@@ -166,16 +171,19 @@ def coverage_layers(elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scen
     nothing covered), so that runs of different scenarios compare layer by
     layer.
     """
-    signal = signal_layers(elevation, sites, scenario.propagation) if len(sites) else xr.Dataset()
+    if len(sites):
+        signal, _groups = signal_layers_by_group(elevation, sites, scenario.propagation, by=None, progress=progress)
+    else:
+        signal = xr.Dataset()
     return _with_coverage(signal, AnalysisGrid.from_dataarray(elevation), scenario.thresholds)
 
 
 def coverage_layers_by_operator(
-    elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario
+    elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario, *, progress: Callable[[int], None] | None = None
 ) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
     """:func:`coverage_layers` of all operators together and of each operator alone, in one sweep."""
     grid = AnalysisGrid.from_dataarray(elevation)
-    union, groups = signal_layers_by_group(elevation, sites, scenario.propagation, by="operator")
+    union, groups = signal_layers_by_group(elevation, sites, scenario.propagation, by="operator", progress=progress)
     return (
         _with_coverage(union, grid, scenario.thresholds),
         {op: _with_coverage(signal, grid, scenario.thresholds) for op, signal in groups.items()},
@@ -207,7 +215,9 @@ def _with_coverage(signal: xr.Dataset, grid: AnalysisGrid, thresholds: dict[str,
     return xr.Dataset(out)
 
 
-def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResult:
+def analyse(
+    scenario: Scenario, *, stage: StageHook = _no_stage, progress: SiteProgress | None = None
+) -> AnalysisResult:
     """Run one scenario end to end, in memory.
 
     Parameters
@@ -217,6 +227,9 @@ def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResu
         Called with each stage's name (``load``, ``propagation``,
         ``classification``, ``statistics``); returns a context manager that
         wraps the stage (for progress display and benchmarks).
+    progress : callable, optional
+        Called once with ``(0, total)`` when propagation starts, then with
+        ``(n, total)`` as each batch of ``n`` transmitters is computed.
 
     Returns
     -------
@@ -227,7 +240,7 @@ def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResu
         with stage("load"):
             inputs = load_inputs(scenario)
         with stage("propagation"):
-            signal, per_operator = _signal(inputs, scenario)
+            signal, per_operator = _signal(inputs, scenario, progress)
         with stage("classification"):
             ds = xr.Dataset({"elevation": inputs.elevation, "hillshade": hillshade(inputs.elevation), "population": inputs.population})
             ds = ds.assign(signal.data_vars)
@@ -257,17 +270,23 @@ def analyse(scenario: Scenario, *, stage: StageHook = _no_stage) -> AnalysisResu
     )
 
 
-def _signal(inputs: Inputs, scenario: Scenario) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
+def _signal(
+    inputs: Inputs, scenario: Scenario, progress: SiteProgress | None
+) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
     """Coverage of all networks together, and of each operator's own network.
 
     Under national roaming every subscriber uses every network, so each
     operator's coverage is the union's.
     """
+    total = len(inputs.sites)
+    tick = None if progress is None else (lambda n: progress(n, total))
+    if progress is not None:
+        progress(0, total)
     operators = sorted(set(inputs.sites["operator"]))
     if scenario.changes.sharing == "national_roaming" or len(operators) < 2:
-        union = coverage_layers(inputs.elevation, inputs.sites, scenario)
+        union = coverage_layers(inputs.elevation, inputs.sites, scenario, progress=tick)
         return union, {op: union for op in operators}
-    return coverage_layers_by_operator(inputs.elevation, inputs.sites, scenario)
+    return coverage_layers_by_operator(inputs.elevation, inputs.sites, scenario, progress=tick)
 
 
 def _admin_areas(scenario: Scenario, grid: AnalysisGrid) -> statistics.AdminAreas | None:

@@ -51,6 +51,22 @@ class _Reporter:
         yield
         self.say(f"  {name} done in {time.perf_counter() - start:.1f} s")
 
+    def sites(self, label: str) -> Callable[[int, int], None]:
+        """A per-transmitter progress bar, opened by the first call ``(0, total)``."""
+        bar: list[Any] = []
+
+        def update(done: int, total: int) -> None:
+            if self.quiet:
+                return
+            if not bar:
+                bar.append(click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True))
+                bar[0].__enter__()
+            bar[0].update(done)
+            if bar[0].pos >= total:
+                bar.pop().__exit__(None, None, None)
+
+        return update
+
     @contextlib.contextmanager
     def files(self, label: str, total: int) -> Iterator[Callable[[str], None]]:
         if self.quiet:
@@ -157,7 +173,7 @@ def _run_one(scenario: Any, target: Path, *, overwrite: bool, reporter: _Reporte
     reporter.say(f"{scenario.name}: {scenario.title}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CovgapWarning)
-        result = analyse(scenario, stage=reporter.stage)
+        result = analyse(scenario, stage=reporter.stage, progress=reporter.sites("  transmitters"))
     for message in result.warnings:
         click.echo(f"covgap: warning: {message}", err=True)
     n_files = len([v for v in result.dataset.data_vars if result.dataset[v].dims == ("y", "x")]) + 6

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -488,6 +488,10 @@ def _mast_groups(params: np.ndarray, rows: list[int]) -> tuple[np.ndarray, np.nd
     return np.asarray(order, dtype=np.int64), starts
 
 
+#: Masts swept per kernel call, between two progress reports.
+_MASTS_PER_CALL = 32
+
+
 def _fold_itm(
     dem: np.ndarray, site: np.ndarray, index: int, position: np.ndarray, cell: float, config: PropagationConfig,
     state: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -537,7 +541,12 @@ def signal_layers(elevation: xr.DataArray, sites: pd.DataFrame, config: Propagat
 
 
 def signal_layers_by_group(
-    elevation: xr.DataArray, sites: pd.DataFrame, config: PropagationConfig, *, by: str | None
+    elevation: xr.DataArray,
+    sites: pd.DataFrame,
+    config: PropagationConfig,
+    *,
+    by: str | None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
     """Signal of all transmitters together and of each group alone, in one pass.
 
@@ -553,6 +562,8 @@ def signal_layers_by_group(
     by : str or None
         The site-table column that names each transmitter's group; ``None``
         for no groups.
+    progress : callable, optional
+        Called with the number of transmitters just computed, every few masts.
 
     Returns
     -------
@@ -580,13 +591,20 @@ def signal_layers_by_group(
             idx = np.flatnonzero(of_tech & (labels == g))
             state = bestserver.new_state(*grid.shape)
             sweep, starts = _mast_groups(params, [i for i in idx if models[i] != "itm"])
-            terrain.sweep_sites(
-                filled, params[sweep], sweep.astype(np.int32), starts, config.receiver_height_m, grid.resolution,
-                config.k_factor, *state,
-            )
+            for first in range(0, len(starts) - 1, _MASTS_PER_CALL):
+                bounds = starts[first : first + _MASTS_PER_CALL + 1]
+                rows = sweep[bounds[0] : bounds[-1]]
+                terrain.sweep_sites(
+                    filled, params[rows], rows.astype(np.int32), bounds - bounds[0], config.receiver_height_m,
+                    grid.resolution, config.k_factor, *state,
+                )
+                if progress is not None:
+                    progress(len(rows))
             for i in idx:
                 if models[i] == "itm":
                     _fold_itm(filled, params[i], int(i), positions[i], grid.resolution, config, state)
+                    if progress is not None:
+                        progress(1)
             states.append(state)
         union = tuple(a.copy() for a in states[0]) if names else states[0]
         for state in states[1:]:
