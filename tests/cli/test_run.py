@@ -60,10 +60,10 @@ def test_run_writes_a_complete_run_atomically_and_reproducibly(tiny_scenario: Pa
     assert int(ds["covered_4G"].sum()) > 0
     assert not list(tmp_path.glob(".out.tmp-*"))
 
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".tif", ".json", ".csv", ".geojson")}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".tif", ".json", ".csv", ".geojson", ".nc")}
     again = _invoke("run", str(tiny_scenario), "--out", str(out), "--overwrite", "--quiet")
     assert again.exit_code == 0, again.output
-    after = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".tif", ".json", ".csv", ".geojson")}
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".tif", ".json", ".csv", ".geojson", ".nc")}
     assert before.keys() == after.keys()
     changed = sorted(name for name in before if before[name] != after[name])
     assert not changed, f"a rerun changed {changed}"
