@@ -311,7 +311,7 @@ def compare(run_a: Path, run_b: Path, out: Path, overwrite: bool, quiet: bool, a
 
     Example:
 
-        covgap compare results/danang-today results/danang-2g3g-off --out results/delta
+        covgap compare results/danang-today results/danang-today-2g3g-off --out results/delta
     """
     from covgap.compare import compare as compare_runs
     from covgap.export import write_run

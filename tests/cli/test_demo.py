@@ -15,7 +15,7 @@ def test_demo_computes_the_three_sample_runs(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = CliRunner().invoke(main, ["demo", "--out", str(out), "--no-serve"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["danang-2g3g-off", "danang-roaming", "danang-today"]
+    assert sorted(p.name for p in out.iterdir()) == ["danang-today", "danang-today-2g3g-off", "danang-today-roaming"]
 
     manifest = json.loads((out / "danang-today" / "manifest.json").read_text())
     assert manifest["metadata"]["sites_provenance"] == "modelled"
@@ -25,8 +25,8 @@ def test_demo_computes_the_three_sample_runs(tmp_path: Path) -> None:
         assert src.crs.to_epsg() == 32649 and src.overviews(1)
 
     today = json.loads((out / "danang-today" / "summary.json").read_text())
-    off = json.loads((out / "danang-2g3g-off" / "summary.json").read_text())
-    roaming = json.loads((out / "danang-roaming" / "summary.json").read_text())
+    off = json.loads((out / "danang-today-2g3g-off" / "summary.json").read_text())
+    roaming = json.loads((out / "danang-today-roaming" / "summary.json").read_text())
     # Da Nang and its hills: about 1.3 million people (WorldPop 2020).
     assert 1_200_000 < today["total_population"] < 1_400_000
     assert today["total_population"] == off["total_population"] == roaming["total_population"]
