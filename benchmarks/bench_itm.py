@@ -12,9 +12,9 @@ JIT warm-up (compile or cache load) is timed apart from the steady state.
 Wall and CPU (process) times are both reported, with the load average, as
 the machine may be shared; the point-to-point ratios use CPU times.
 
-Run from /tmp (never with /work/main as the working directory)::
+Run from the repository root (Python puts the script's folder, not the working directory, on sys.path)::
 
-    /work/main/.venv/bin/python /work/main/benchmarks/bench_itm.py
+    .venv/bin/python benchmarks/bench_itm.py
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ visible/not-visible answer.
 
 Usage::
 
-    cd /tmp && /work/main/.venv/bin/python /work/main/benchmarks/bench_los.py [--repeats 3] [--no-xrspatial]
+    .venv/bin/python benchmarks/bench_los.py [--repeats 3] [--no-xrspatial]
 """
 
 from __future__ import annotations

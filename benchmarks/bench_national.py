@@ -21,10 +21,10 @@ Modes: ``national`` (one worker count per run, chunked) and ``sample``
 (the sample region: in-memory ``analyse`` + ``write_run`` versus
 ``run_chunked`` with 1 and 2 workers, same process tree, same session).
 
-Run from /tmp:
+Run from the repository root:
 
-    /work/main/.venv/bin/python /work/main/benchmarks/bench_national.py national --subset 2048 2048 --workers 1 2
-    /work/main/.venv/bin/python /work/main/benchmarks/bench_national.py sample
+    .venv/bin/python benchmarks/bench_national.py national --subset 2048 2048 --workers 1 2
+    .venv/bin/python benchmarks/bench_national.py sample
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import math
 import resource
 import shutil
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -171,7 +172,7 @@ def chunked(scenario_path: Path, out: Path, workers: int, chunk_size: int) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=("national", "sample"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/covgap-bench-national"))
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "covgap-bench-national")
     parser.add_argument("--resolution", type=float, default=50.0)
     parser.add_argument("--radius-km", type=float, default=10.0)
     parser.add_argument("--masts", type=int, default=20_000)

@@ -17,7 +17,7 @@ JIT warm-up is timed apart; steady state is best of ``--repeats``.
 
 Usage::
 
-    cd /tmp && /work/main/.venv/bin/python /work/main/benchmarks/bench_propagation.py [--repeats 3]
+    .venv/bin/python benchmarks/bench_propagation.py [--repeats 3]
 """
 
 from __future__ import annotations

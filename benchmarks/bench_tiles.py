@@ -19,7 +19,7 @@ figures.
 
 Usage (from any directory but the repository root)::
 
-    /work/main/.venv/bin/python /work/main/benchmarks/bench_tiles.py --write
+    .venv/bin/python benchmarks/bench_tiles.py --write
 
 ``--write`` replaces the "## Tiles" section of benchmarks/RESULTS.md.
 """
@@ -345,7 +345,7 @@ def render(results: list[dict], ntiles: int, args: argparse.Namespace, notes: li
     lines = [
         "## Tiles",
         "",
-        "Command: `/work/main/.venv/bin/python /work/main/benchmarks/bench_tiles.py --write` "
+        "Command: `.venv/bin/python benchmarks/bench_tiles.py --write` "
         f"(its asyncio client, {args.connections} keep-alive connections, fixed request count, loopback; "
         "the client shares the 2 cores with the server).",
         f"Machine: {machine(getattr(args, 'recorded_machine', None))}.",

@@ -3,8 +3,8 @@
 Run once by a developer, and the outputs committed; covgap never calls this
 at run time. From the repository root::
 
-    cd /tmp && /work/main/.venv/bin/python -m covgap.datasets.make_sample \\
-        /work/shared/datasets/raw /work/main/datasets/sample
+    .venv/bin/python -P -m covgap.datasets.make_sample \\
+        ../shared/datasets/raw datasets/sample
 
 *source_dir* is the ``raw/`` folder described in ``shared/datasets/SOURCES.md``.
 """
