@@ -213,7 +213,7 @@ def main() -> None:
         report["runs"] = runs
     else:
         from covgap.analysis import analyse
-        from covgap.cli import _sites_geojson
+        from covgap.export import sites_geojson
         from covgap.export import write_run
         from covgap.scenario import load_scenario
 
@@ -225,7 +225,7 @@ def main() -> None:
         result = analyse(scenario)
         write_run(out / "memory", result.dataset, name=scenario.name, title=scenario.title, metadata=scenario.metadata,
                   indicators=result.indicators, tables=result.tables,
-                  extras={"gap_clusters": result.gap_clusters, "sites": _sites_geojson(result.sites)})
+                  extras={"gap_clusters": result.gap_clusters, "sites": sites_geojson(result.sites)})
         report["in_memory"] = {"wall_s": round(time.perf_counter() - start, 1), "peak_rss_mb": round(peak_rss_mb())}
         del analyse_small
         runs = []

@@ -168,7 +168,7 @@ def run(
 
 def _run_one(scenario: Any, target: Path, *, overwrite: bool, reporter: _Reporter) -> dict[str, Any]:
     from covgap.analysis import analyse
-    from covgap.export import write_run
+    from covgap.export import sites_geojson, write_run
 
     reporter.say(f"{scenario.name}: {scenario.title}")
     with warnings.catch_warnings():
@@ -186,7 +186,7 @@ def _run_one(scenario: Any, target: Path, *, overwrite: bool, reporter: _Reporte
             metadata=scenario.metadata,
             indicators=result.indicators,
             tables=result.tables,
-            extras={"gap_clusters": result.gap_clusters, "sites": _sites_geojson(result.sites)},
+            extras={"gap_clusters": result.gap_clusters, "sites": sites_geojson(result.sites)},
             overwrite=overwrite,
             progress=tick,
         )
@@ -226,20 +226,6 @@ def _run_chunked(
     finally:
         if cluster is not None:
             cluster.close()
-
-
-def _sites_geojson(sites: Any) -> dict[str, Any]:
-    """The transmitters that were modelled, for point queries on the map."""
-    columns = [c for c in ("site_id", "operator", "tech", "height_m", "freq_mhz", "eirp_dbm", "azimuth_deg") if c in sites]
-    features = []
-    for index, row in enumerate(sites.itertuples(index=False)):
-        record = row._asdict()
-        props: dict[str, Any] = {"index": index}
-        for col in columns:
-            value = record[col]
-            props[col] = None if isinstance(value, float) and value != value else (value.item() if hasattr(value, "item") else value)
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(record["lon"]), float(record["lat"])]}, "properties": props})
-    return {"type": "FeatureCollection", "features": features}
 
 
 @main.command()

@@ -85,7 +85,7 @@ from covgap.chunked import Chunk, ChunkLayout, combine_pairwise, leaves, pairwis
 from covgap.datasets.population import read_population
 from covgap.datasets.sites import read_sites
 from covgap.errors import CovgapWarning, GridError, InputFileError
-from covgap.export import COG_OPTIONS, _layer_entry, _write_csv, _write_json, atomic_directory
+from covgap.export import COG_OPTIONS, atomic_directory, layer_entry, sites_geojson, write_csv, write_json
 from covgap.grid import AnalysisGrid
 from covgap.hillshade import hillshade
 from covgap.propagation import signal_layers
@@ -929,13 +929,7 @@ def _manifest_entry(layer: dict[str, Any], grid: AnalysisGrid) -> dict[str, Any]
         values = np.array([[np.nan, np.nan]] if dtype.kind == "f" else [[fill, fill]], dtype)
     else:
         values = np.array([list(layer["range"])], dtype)
-    return _layer_entry(xr.DataArray(values, dims=("y", "x"), name=layer["name"], attrs=layer["attrs"]), grid)
-
-
-def _sites_geojson(sites: pd.DataFrame) -> dict[str, Any]:
-    from covgap.cli import _sites_geojson as impl
-
-    return impl(sites)
+    return layer_entry(xr.DataArray(values, dims=("y", "x"), name=layer["name"], attrs=layer["attrs"]), grid)
 
 
 # --------------------------------------------------------------------- driver
@@ -1065,15 +1059,15 @@ def run_chunked(
             cogs = [c.submit(_task_cog, p, layer, str(tmp / f"{layer['name']}.tif"), pure=False) for layer in layer_meta]
             _gather(c, cogs, "outputs", progress)
             grid = layout.grid
-            _write_json(tmp / "summary.json", indicators)
+            write_json(tmp / "summary.json", indicators)
             files: dict[str, str] = {}
             tables = {"indicators": statistics.indicators_rows(indicators), "gap_clusters": clusters.cluster_rows(found)}
             for stem, rows in tables.items():
-                _write_csv(tmp / f"{stem}.csv", rows)
+                write_csv(tmp / f"{stem}.csv", rows)
                 files[f"{stem}_csv"] = f"{stem}.csv"
-            extras = {"gap_clusters": clusters.to_geojson(found), "sites": _sites_geojson(plan.sites)}
+            extras = {"gap_clusters": clusters.to_geojson(found), "sites": sites_geojson(plan.sites)}
             for stem, doc in extras.items():
-                _write_json(tmp / f"{stem}.geojson", doc)
+                write_json(tmp / f"{stem}.geojson", doc)
                 files[stem] = f"{stem}.geojson"
             manifest = {
                 "name": scenario.name,
@@ -1087,7 +1081,7 @@ def run_chunked(
                 "layers": [_manifest_entry(layer, grid) for layer in layer_meta],
                 "extras": files,
             }
-            _write_json(tmp / "manifest.json", manifest)
+            write_json(tmp / "manifest.json", manifest)
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     unique_messages = list(dict.fromkeys(messages))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
+import pandas as pd
 import rasterio
 import xarray as xr
 
@@ -25,7 +26,17 @@ from covgap._version import __version__
 from covgap.errors import InputFileError, OutputExistsError
 from covgap.grid import AnalysisGrid
 
-__all__ = ["atomic_directory", "write_cog", "write_run", "layer_kind", "zoom_range"]
+__all__ = [
+    "atomic_directory",
+    "layer_entry",
+    "layer_kind",
+    "sites_geojson",
+    "write_cog",
+    "write_csv",
+    "write_json",
+    "write_run",
+    "zoom_range",
+]
 
 #: Equatorial circumference of the Web Mercator sphere (metres).
 EARTH_CIRCUMFERENCE_M = 40075016.685578488
@@ -135,7 +146,8 @@ def zoom_range(grid: AnalysisGrid) -> tuple[int, int]:
     return max(0, maxzoom - 7), maxzoom
 
 
-def _layer_entry(da: xr.DataArray, grid: AnalysisGrid) -> dict[str, Any]:
+def layer_entry(da: xr.DataArray, grid: AnalysisGrid) -> dict[str, Any]:
+    """The manifest entry of one layer: units, kind, dtype, value range, zooms, categories."""
     values = np.asarray(da.values)
     finite = values[np.isfinite(values)] if np.issubdtype(values.dtype, np.floating) else values.ravel()
     nodata = da.attrs.get("_FillValue")
@@ -215,19 +227,19 @@ def write_run(
         for layer in layer_names:
             tick(f"{layer}.tif")
             write_cog(dataset[layer], tmp / f"{layer}.tif")
-            layers.append(_layer_entry(dataset[layer], grid))
+            layers.append(layer_entry(dataset[layer], grid))
         tick("dataset.nc")
         _write_netcdf(dataset, tmp / "dataset.nc")
         tick("summary.json")
-        _write_json(tmp / "summary.json", indicators)
+        write_json(tmp / "summary.json", indicators)
         extra_files = {}
         for stem, rows in (tables or {}).items():
             tick(f"{stem}.csv")
-            _write_csv(tmp / f"{stem}.csv", rows)
+            write_csv(tmp / f"{stem}.csv", rows)
             extra_files[f"{stem}_csv"] = f"{stem}.csv"
         for stem, doc in (extras or {}).items():
             tick(f"{stem}.geojson")
-            _write_json(tmp / f"{stem}.geojson", doc)
+            write_json(tmp / f"{stem}.geojson", doc)
             extra_files[stem] = f"{stem}.geojson"
         manifest = {
             "name": name,
@@ -242,15 +254,17 @@ def write_run(
             "extras": extra_files,
         }
         tick("manifest.json")
-        _write_json(tmp / "manifest.json", manifest)
+        write_json(tmp / "manifest.json", manifest)
     return out_dir
 
 
-def _write_json(path: Path, doc: Any) -> None:
+def write_json(path: Path, doc: Any) -> None:
+    """Write a JSON document (no NaN), indented, with a final newline."""
     path.write_text(json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write rows as CSV; the columns are every key, in order of first appearance."""
     fields: list[str] = []
     for row in rows:
         fields.extend(k for k in row if k not in fields)
@@ -269,3 +283,17 @@ def _write_netcdf(dataset: xr.Dataset, path: Path) -> None:
         for v in ds.data_vars
     }
     ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+
+
+def sites_geojson(sites: pd.DataFrame) -> dict[str, Any]:
+    """The transmitters that were modelled, for point queries on the map."""
+    columns = [c for c in ("site_id", "operator", "tech", "height_m", "freq_mhz", "eirp_dbm", "azimuth_deg") if c in sites]
+    features = []
+    for index, row in enumerate(sites.itertuples(index=False)):
+        record = row._asdict()
+        props: dict[str, Any] = {"index": index}
+        for col in columns:
+            value = record[col]
+            props[col] = None if isinstance(value, float) and value != value else (value.item() if hasattr(value, "item") else value)
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(record["lon"]), float(record["lat"])]}, "properties": props})
+    return {"type": "FeatureCollection", "features": features}

@@ -137,11 +137,11 @@ def cluster():
 
 def in_memory_run(scenario, out: Path) -> Path:
     result = analyse(scenario)
-    from covgap.cli import _sites_geojson
+    from covgap.export import sites_geojson
 
     write_run(out, result.dataset, name=scenario.name, title=scenario.title, metadata=scenario.metadata,
               indicators=result.indicators, tables=result.tables,
-              extras={"gap_clusters": result.gap_clusters, "sites": _sites_geojson(result.sites)})
+              extras={"gap_clusters": result.gap_clusters, "sites": sites_geojson(result.sites)})
     return out
 
 
