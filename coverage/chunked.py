@@ -29,6 +29,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from covgap.errors import GridError
+from covgap.export import TAG_KEYS, layer_nodata, tag_text
 from covgap.grid import AnalysisGrid
 
 __all__ = ["Chunk", "ChunkLayout", "combine_pairwise", "leaves", "pairwise_sum_ranges", "read_window", "write_tile", "write_vrt"]
@@ -36,8 +37,6 @@ __all__ = ["Chunk", "ChunkLayout", "combine_pairwise", "leaves", "pairwise_sum_r
 #: GDAL creation options of the per-chunk parts (the final COGs use covgap.export's).
 TILE_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "DEFLATE", "num_threads": "1"}
 
-#: Metadata keys copied from a layer's attrs into GeoTIFF tags (as covgap.export.write_cog does).
-TAG_KEYS = ("units", "long_name", "standard_name", "flag_values", "flag_meanings")
 
 
 @dataclass(frozen=True)
@@ -144,19 +143,6 @@ def read_window(path: Path, grid: AnalysisGrid, row0: int, row1: int, col0: int,
     return grid.dataarray(values, name, str(attrs.get("units", "1")), str(attrs.get("long_name", name)), **{k: v for k, v in attrs.items() if k not in ("units", "long_name")})
 
 
-def _nodata(values: np.ndarray, attrs: dict[str, Any]) -> float | int | None:
-    if np.issubdtype(values.dtype, np.floating):
-        return float("nan")
-    fill = attrs.get("_FillValue")
-    return None if fill is None else int(fill)
-
-
-def _tag(value: Any) -> str:
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return " ".join(str(v) for v in np.asarray(value).tolist())
-    return str(value)
-
-
 def write_tile(da: xr.DataArray, path: Path) -> None:
     """Write one chunk's part of a layer as a tiled GeoTIFF, atomically (temporary name, then rename)."""
     grid = AnalysisGrid.from_dataarray(da)
@@ -170,7 +156,7 @@ def write_tile(da: xr.DataArray, path: Path) -> None:
         "dtype": values.dtype.name,
         "crs": grid.crs,
         "transform": grid.transform,
-        "nodata": _nodata(values, da.attrs),
+        "nodata": layer_nodata(da),
     }
     if grid.width < 256 or grid.height < 256:
         profile.update(tiled=False)
@@ -201,7 +187,7 @@ def write_vrt(path: Path, grid: AnalysisGrid, parts: list[tuple[Path, int, int, 
     """
     gdal_type = {"float32": "Float32", "float64": "Float64", "uint8": "Byte", "int32": "Int32", "int16": "Int16", "uint16": "UInt16", "int64": "Int64"}[dtype]
     t = grid.transform
-    tags = "".join(f'<MDI key="{k}">{escape(_tag(attrs[k]))}</MDI>' for k in TAG_KEYS if k in attrs)
+    tags = "".join(f'<MDI key="{k}">{escape(tag_text(attrs[k]))}</MDI>' for k in TAG_KEYS if k in attrs)
     if np.issubdtype(np.dtype(dtype), np.floating):
         nodata = "<NoDataValue>nan</NoDataValue>"
     elif attrs.get("_FillValue") is not None:

@@ -30,7 +30,9 @@ __all__ = [
     "atomic_directory",
     "layer_entry",
     "layer_kind",
+    "layer_nodata",
     "sites_geojson",
+    "tag_text",
     "write_cog",
     "write_csv",
     "write_json",
@@ -40,6 +42,9 @@ __all__ = [
 
 #: Equatorial circumference of the Web Mercator sphere (metres).
 EARTH_CIRCUMFERENCE_M = 40075016.685578488
+
+#: Layer attributes copied into each GeoTIFF's metadata.
+TAG_KEYS = ("units", "long_name", "standard_name", "flag_values", "flag_meanings")
 
 #: GDAL creation options of every layer: tiled, compressed, with overviews.
 COG_OPTIONS = {
@@ -97,11 +102,6 @@ def write_cog(da: xr.DataArray, path: Path) -> None:
     """Write one (y, x) layer as a Cloud-Optimized GeoTIFF with overviews."""
     grid = AnalysisGrid.from_dataarray(da)
     values = np.asarray(da.values)
-    nodata: float | int | None
-    if np.issubdtype(values.dtype, np.floating):
-        nodata = float("nan")
-    else:
-        nodata = da.attrs.get("_FillValue")
     profile = {
         "driver": "COG",
         "width": grid.width,
@@ -110,18 +110,27 @@ def write_cog(da: xr.DataArray, path: Path) -> None:
         "dtype": values.dtype.name,
         "crs": grid.crs,
         "transform": grid.transform,
-        "nodata": nodata,
+        "nodata": layer_nodata(da),
         **COG_OPTIONS,
     }
     with rasterio.Env(GDAL_NUM_THREADS="1"):
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(values, 1)
-            tags = {k: _tag(v) for k, v in da.attrs.items() if k in ("units", "long_name", "standard_name", "flag_values", "flag_meanings")}
+            tags = {k: tag_text(da.attrs[k]) for k in TAG_KEYS if k in da.attrs}
             dst.update_tags(**tags)
             dst.update_tags(1, **tags)
 
 
-def _tag(value: Any) -> str:
+def layer_nodata(da: xr.DataArray) -> float | int | None:
+    """The GeoTIFF nodata of a layer: NaN for floats, else its ``_FillValue`` (or none)."""
+    if np.issubdtype(da.dtype, np.floating):
+        return float("nan")
+    fill = da.attrs.get("_FillValue")
+    return None if fill is None else int(fill)
+
+
+def tag_text(value: Any) -> str:
+    """A layer attribute as GeoTIFF metadata text (lists space-separated)."""
     if isinstance(value, (list, tuple, np.ndarray)):
         return " ".join(str(v) for v in np.asarray(value).tolist())
     return str(value)
