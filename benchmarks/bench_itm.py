@@ -2,8 +2,10 @@
 
 1. Point-to-point: time per prediction on terrain profiles of 100, 1,000 and
    3,600 points cut from the SRTM 1" DEM of Da Nang (30 m spacing), for
-   covgap called from Python (``covgap.kernels.itm.itm_p2p_tls``), covgap in a
-   compiled batch loop, and itmlogic (``qlrpfl`` + ``avar``), all single thread.
+   covgap called from Python (one ``covgap.kernels.itm.itm_p2p_tls`` call per
+   prediction, on the link array ``link_parameters`` built once for the
+   link), covgap in a compiled batch loop, and itmlogic (``qlrpfl`` +
+   ``avar``), all single thread.
 2. Area coverage of one site (900 MHz, 30 m mast, 1.5 m receiver, radius
    50 km) on a 3601 x 3601 1" DEM built at run time by mirror-tiling
    ``srtm1_danang.tif`` (30 m cells assumed), on 1 thread and on all threads.
@@ -47,12 +49,16 @@ def load_dem(size: int = 3601) -> np.ndarray:
     return np.ascontiguousarray(np.pad(tile, ((0, size), (0, size)), mode="symmetric")[:size, :size])
 
 
+def _link() -> np.ndarray:
+    """The benchmark's link: 30 m / 1.5 m, 900 MHz, maritime subtropical, average ground, mobile, medians."""
+    return K.link_parameters(30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0)
+
+
 @njit(cache=True)
-def _batch(z, n_int, xi, reps, inter):
+def _batch(z, xi, link, reps, inter):
     acc = 0.0
     for _ in range(reps):
-        loss, _, _ = K.itm_p2p_tls(z, n_int, xi, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0,
-                                   inter)
+        loss, _, _ = K.itm_p2p_tls(z, xi, link, inter)
         acc += loss
     return acc
 
@@ -94,23 +100,22 @@ def bench_p2p(dem: np.ndarray, repeats: int) -> list[str]:
             "| itmlogic / covgap, CPU (wall) | load |",
             "|---:|---:|---:|---:|---:|---:|"]
     inter = np.empty(K.N_INTER)
+    link = _link()
     t = time.perf_counter()
-    _batch(dem[1800, :101].copy(), 100, 30.0, 1, inter)
+    _batch(dem[1800, :101].copy(), 30.0, link, 1, inter)
     print(f"p2p JIT warm-up (compile or cache load): {time.perf_counter() - t:.2f} s")
     for n in (100, 1000, 3600):
         # a profile along a diagonal of the DEM, 30 m steps (nearest cells)
         idx = np.minimum(np.arange(n) * 3601 // 3600, 3600)
         z = np.ascontiguousarray(dem[idx, idx])
-        n_int = n - 1
         per_call = 200 if n < 3600 else 50
-        py, py_cpu = _best(lambda: [K.itm_p2p_tls(z, n_int, 30.0, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2,
-                                                  50.0, 50.0, 50.0, inter) for _ in range(per_call)], repeats)
-        loop, loop_cpu = _best(lambda: _batch(z, n_int, 30.0, per_call, inter), repeats)
+        py, py_cpu = _best(lambda: [K.itm_p2p_tls(z, 30.0, link, inter) for _ in range(per_call)], repeats)
+        loop, loop_cpu = _best(lambda: _batch(z, 30.0, link, per_call, inter), repeats)
         ref_calls = 5 if n < 3600 else 2
         ref, ref_cpu = _best(lambda: [_itmlogic_p2p(z, 30.0) for _ in range(ref_calls)], max(2, repeats // 2))
         py, py_cpu, loop, loop_cpu = py / per_call, py_cpu / per_call, loop / per_call, loop_cpu / per_call
         ref, ref_cpu = ref / ref_calls, ref_cpu / ref_calls
-        ours = K.itm_p2p_tls(z, n_int, 30.0, 30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0, inter)[0]
+        ours = K.itm_p2p_tls(z, 30.0, link, inter)[0]
         print(f"p2p n={n}: covgap {ours:.2f} dB, itmlogic {_itmlogic_p2p(z, 30.0):.2f} dB")
         rows.append(
             f"| {n} | {py * 1e6:.1f} (CPU {py_cpu * 1e6:.1f}) | {loop * 1e6:.1f} (CPU {loop_cpu * 1e6:.1f}) "

@@ -319,6 +319,18 @@ def _check_link(tx_height_m: float, rx_height_m: float, freq_mhz: float, p: ItmP
         )
 
 
+def _link(tx_height_m: float, rx_height_m: float, freq_mhz: float, p: ItmParams) -> np.ndarray:
+    """The kernels' link array (:func:`covgap.kernels.itm.link_parameters`) of checked inputs."""
+    link = _k.link_parameters(
+        float(tx_height_m), float(rx_height_m), p.climate, p.n0, float(freq_mhz), p.polarization, p.epsilon,
+        p.sigma_s_per_m, p.mdvar, p.time_pct, p.location_pct, p.situation_pct,
+    )
+    rc = int(link[_k.LINK_RETURN_CODE])
+    if rc != _k.RC_SUCCESS:
+        raise SiteError(f"ITM error {rc}: input outside the model domain")
+    return link
+
+
 def _result(loss: float, warnings: int, rc: int, inter: np.ndarray) -> ItmResult:
     if rc >= 1000:
         raise SiteError(f"ITM error {rc}: {_ERROR_TEXT.get(rc, 'input outside the model domain')}")
@@ -370,11 +382,7 @@ def point_to_point(
         raise SiteError(f"spacing_m: {spacing_m} must be a positive distance in metres")
     _check_link(tx_height_m, rx_height_m, freq_mhz, p)
     inter = np.empty(_k.N_INTER)
-    loss, warnings, rc = _k.itm_p2p_tls(
-        z, z.size - 1, float(spacing_m), float(tx_height_m), float(rx_height_m), p.climate, p.n0,
-        float(freq_mhz), p.polarization, p.epsilon, p.sigma_s_per_m, p.mdvar, p.time_pct,
-        p.location_pct, p.situation_pct, inter,
-    )
+    loss, warnings, rc = _k.itm_p2p_tls(z, float(spacing_m), _link(tx_height_m, rx_height_m, freq_mhz, p), inter)
     return _result(loss, warnings, rc, inter)
 
 
@@ -422,9 +430,8 @@ def area(
     _check_link(tx_height_m, rx_height_m, freq_mhz, p)
     inter = np.empty(_k.N_INTER)
     loss, warnings, rc = _k.itm_area_tls(
-        float(tx_height_m), float(rx_height_m), _SITING[tx_siting], _SITING[rx_siting], float(distance_km),
-        float(delta_h_m), p.climate, p.n0, float(freq_mhz), p.polarization, p.epsilon, p.sigma_s_per_m,
-        p.mdvar, p.time_pct, p.location_pct, p.situation_pct, inter,
+        float(distance_km), float(delta_h_m), _SITING[tx_siting], _SITING[rx_siting],
+        _link(tx_height_m, rx_height_m, freq_mhz, p), inter,
     )
     return _result(loss, warnings, rc, inter)
 
@@ -516,9 +523,8 @@ def site_path_loss(
     _check_path_heights(elev, r0, c0, radius_cells, p)
     out = np.empty((h, w), np.float32)
     _sweep.itm_site_sweep(
-        elev, float(cell_size_m), r0, c0, float(tx_height_m), float(rx_height_m), radius_cells,
-        _radial_count(radius_cells), _ground_impedance(p, freq_mhz), p.climate, p.n0, float(freq_mhz),
-        p.mdvar, p.time_pct, p.location_pct, p.situation_pct, out,
+        elev, float(cell_size_m), r0, c0, radius_cells, _radial_count(radius_cells),
+        _link(tx_height_m, rx_height_m, freq_mhz, p), out,
     )
     return out
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import prange
 
-from covgap.kernels.jit import ngjit, pjit
+from covgap.kernels.jit import cell_jit, ngjit, pjit
 
 #: Best-server index of a cell no transmitter reaches.
 NO_SERVER = -1
@@ -31,7 +31,7 @@ def new_state(height, width):
     return best, second, total, index
 
 
-@ngjit
+@cell_jit
 def add_power(best, second, total, index, row, col, power_dbm, site):
     """Fold one transmitter's power at one cell into the state (in place).
 

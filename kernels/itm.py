@@ -7,22 +7,30 @@ float64 and every kernel is pure: no global or static state, so all of them
 may be called from inside ``prange`` loops.
 
 Terrain profiles are passed as ``z`` (float64, ``n_int + 1`` elevations in
-metres, transmitter first) plus ``n_int`` (number of intervals) and ``xi``
+metres, transmitter first; the internal kernels also take ``n_int``, the
+number of intervals, to use a prefix of a longer profile) and ``xi``
 (interval length, m) instead of NTIA's ``pfl`` array (``pfl[0] = n_int``,
 ``pfl[1] = xi``, ``pfl[i + 2] = z[i]``).
 
 The arithmetic is NTIA's except in places rewritten for speed, where
 results agree with the reference to rounding (about 1e-12 dB): sums over
 the profile use interleaved partial sums; ``delta_h`` places its resampled
-points directly instead of by an accumulated walk, and sums its
-least-squares fit while it places them; its 10 % / 90 % deciles are
-selected from the residuals beyond a guess when one is given (the site
-sweep passes the previous cell's), else by a histogram selection, instead
-of ``std::nth_element`` (the same order statistics, exactly). Horizon
-searches screen points with a division-free test before NTIA's expression
-decides. The terms of LongleyRice and Variability that depend only on the
-link (frequency, ground, climate, percentages) are evaluated once per
-prediction, or once per site by the sweep (:func:`link_constants`).
+points directly instead of by an accumulated walk (interpolating from the
+sample before each point, not after), and sums its least-squares fit while
+it places them; its 10 % / 90 % deciles are selected from the residuals
+beyond a guess when one is given (the site sweep passes the previous
+cell's), else by a histogram selection, instead of ``std::nth_element``
+(the same order statistics, exactly). Horizon searches screen points with
+a division-free test before NTIA's expression decides. LongleyRice skips
+the two troposcatter losses on paths too short for troposcatter to take
+over whatever their values (the same result).
+
+The terms of LongleyRice and Variability that depend only on the link
+(frequency, ground, climate, percentages) are evaluated once per link by
+:func:`link_parameters`, which also validates the inputs: its float64 array
+is all that point-to-point, area mode and the site sweep take of the link,
+so a caller predicting many paths of one link builds it once (and a call
+from Python unboxes four arguments, not sixteen).
 
 Intermediate values are written into a float64 array of length
 :data:`N_INTER` indexed by the ``INTER_*`` constants. Return codes and
@@ -123,7 +131,9 @@ INTER_D_KM = 10
 INTER_MODE = 11
 N_INTER = 12
 
-# --- link constants (indices into the tuple link_constants returns) --------
+# --- the link array (float64, N_LINK, built by link_parameters) -----------
+#: Indices 0..13: the terms of LongleyRice and Variability that depend only
+#: on the link (written by :func:`link_constants`).
 LC_F_THIRD = 0
 LC_F_MTHIRD = 1
 LC_ABS_Z_G = 2
@@ -138,12 +148,27 @@ LC_MD = 10
 LC_PLUS10 = 11
 LC_PLUS20 = 12
 LC_WARNINGS = 13
+#: Indices 14..: the link's parameters, its ground impedance and the
+#: validation of its inputs (NTIA's return code and warning flags).
+LINK_H_TX = 14
+LINK_H_RX = 15
+LINK_CLIMATE = 16
+LINK_N_0 = 17
+LINK_F_MHZ = 18
+LINK_Z_G_REAL = 19
+LINK_Z_G_IMAG = 20
+LINK_RETURN_CODE = 21
+LINK_INPUT_WARNINGS = 22
+N_LINK = 23
 
 #: Histogram bins of :func:`deciles`.
 DECILE_BINS = 256
 #: :func:`compute_delta_h` selects a decile from the residuals gathered by
 #: its guess when there are at most this many (else from all, by histogram).
 DECILE_GATHER_MAX = 64
+#: :func:`compute_delta_h` gathers the residuals beyond the guessed deciles
+#: moved inwards by this fraction of their spread (exact whatever the guess).
+DECILE_MARGIN = 0.03
 #: Length of the scratch buffer :func:`compute_delta_h` needs.
 DELTA_H_SCRATCH = 247 + 245 + 2 * 245 + DECILE_BINS
 
@@ -463,18 +488,45 @@ def _rank_by_count(a, m, k, descending):
 
 
 @ngjit
-def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
+def _rank_about(a, m, k, descending, pivot, rest):
+    """:func:`_rank_by_count` of ``a[:m]`` split at a ``pivot`` near the answer; reorders ``a``.
+
+    The values beyond the pivot (``>=`` it for the k-th largest, ``<=`` for
+    the k-th smallest) rank first: with ``c`` of them, the answer is the
+    k-th among them if ``c >= k``, else the (k - c)-th among the others
+    (exact, ties included; a NaN pivot leaves every value with the others).
+    A pivot close to the answer leaves two small parts to rank. ``rest``:
+    float64 scratch of length >= m.
+    """
+    c = 0
+    e = 0
+    for j in range(m):
+        v = a[j]
+        beyond = (v >= pivot) if descending else (v <= pivot)
+        a[c] = v
+        c += beyond
+        rest[e] = v
+        e += not beyond
+    if c >= k:
+        return _rank_by_count(a, c, k, descending)
+    return _rank_by_count(rest, e, k - c, descending)
+
+
+@ngjit
+def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_guess):
     """Terrain irregularity parameter ``delta_h`` (m) between two distances.
 
     ``scratch`` is float64 of length >= :data:`DELTA_H_SCRATCH`.
 
-    ``t_top``, ``t_bot``: guesses of the 10 % / 90 % deciles of the
-    residuals (``t_top >= t_bot``; NaN for no guess), e.g. a neighbouring
-    path's with some margin. Residuals ``>= t_top`` and ``<= t_bot`` are
-    gathered while they are computed; when each side gathers at least as
-    many as the decile's rank, the decile lies among them and is selected
-    from these few (the same value, exactly). Otherwise, or without a guess,
-    the deciles come from :func:`deciles` over all residuals.
+    ``q10_guess``, ``q90_guess``: guesses of the 10 % / 90 % deciles of the
+    residuals (``q10_guess >= q90_guess``; NaN for no guess), e.g. a
+    neighbouring path's. Residuals beyond them, moved inwards by
+    :data:`DECILE_MARGIN` of their spread, are gathered while they are
+    computed; when each side gathers at least as many as the decile's rank,
+    the decile lies among them and is selected from these few, split at the
+    guess (:func:`_rank_about`; the same value, exactly). Otherwise, or
+    without a guess, the deciles come from :func:`deciles` over all
+    residuals.
 
     Returns ``(delta_h, q10, q90)``: ``q10``, ``q90`` are the residuals'
     deciles (NaN when the path is too short to have them).
@@ -493,28 +545,61 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
     # NTIA walks an index i and an offset x (accumulated, -1 < x <= 0) along
     # the profile; sample j sits at x_start + j * stride, computed directly
     # here (same points to ~1e-15 of an interval, without the serial chain).
-    i_first = int(x_start)
+    # Each point interpolates from the profile sample at or before it (NTIA's
+    # from the one after: the same value to rounding).
+    last = n_int - 1
     # the least-squares sums of linear_least_squares_fit(s, n - 1, 1, 0, n - 1)
-    # accumulate while the points are placed (two partial sums each)
+    # accumulate while the points are placed (four partial sums each)
     c = 0.5 * np_s
-    a0 = a1 = b0 = b1 = 0.0
-    for j in range(n):
-        pos = x_start + j * stride
-        i = min(max(int(math.ceil(pos)) - 1, i_first), n_int - 1)
-        v = z[i + 1] + (z[i + 1] - z[i]) * (pos - (i + 1))
-        s[j] = v
-        if j & 1:
-            a1 += v
-            b1 += v * (j - c)
-        else:
-            a0 += v
-            b0 += v * (j - c)
+    a0 = a1 = a2 = a3 = 0.0
+    b0 = b1 = b2 = b3 = 0.0
+    j = 0
+    while j + 3 < n:
+        p0 = x_start + j * stride
+        p1 = x_start + (j + 1) * stride
+        p2 = x_start + (j + 2) * stride
+        p3 = x_start + (j + 3) * stride
+        i0 = min(int(p0), last)
+        i1 = min(int(p1), last)
+        i2 = min(int(p2), last)
+        i3 = min(int(p3), last)
+        v0 = z[i0] + (z[i0 + 1] - z[i0]) * (p0 - i0)
+        v1 = z[i1] + (z[i1 + 1] - z[i1]) * (p1 - i1)
+        v2 = z[i2] + (z[i2 + 1] - z[i2]) * (p2 - i2)
+        v3 = z[i3] + (z[i3 + 1] - z[i3]) * (p3 - i3)
+        s[j] = v0
+        s[j + 1] = v1
+        s[j + 2] = v2
+        s[j + 3] = v3
+        w = j - c
+        a0 += v0
+        a1 += v1
+        a2 += v2
+        a3 += v3
+        b0 += v0 * w
+        b1 += v1 * (w + 1.0)
+        b2 += v2 * (w + 2.0)
+        b3 += v3 * (w + 3.0)
+        j += 4
+    while j < n:
+        p0 = x_start + j * stride
+        i0 = min(int(p0), last)
+        v0 = z[i0] + (z[i0 + 1] - z[i0]) * (p0 - i0)
+        s[j] = v0
+        a0 += v0
+        b0 += v0 * (j - c)
+        j += 1
     # end points carry half weight (NTIA's fit over the whole resampled profile)
-    sum_y = (a0 + a1 - 0.5 * (s[0] + s[n - 1])) / np_s
-    scaled = (b0 + b1 - 0.5 * (s[0] * (0.0 - c) + s[n - 1] * (np_s - c))) * 12.0 / ((np_s * np_s + 2.0) * np_s)
+    sum_y = ((a0 + a1) + (a2 + a3) - 0.5 * (s[0] + s[n - 1])) / np_s
+    scaled = ((b0 + b1) + (b2 + b3) - 0.5 * (s[0] * (0.0 - c) + s[n - 1] * (np_s - c))) * 12.0 / (
+        (np_s * np_s + 2.0) * np_s
+    )
     fit_y1 = sum_y - scaled * c
     fit_y2 = scaled
     sel = scratch[247 + 245 :]
+    margin = DECILE_MARGIN * (q10_guess - q90_guess)
+    t_top = q10_guess - margin
+    t_bot = q90_guess + margin
     if t_top >= t_bot:
         top = sel[0:n]
         bot = sel[n : 2 * n]
@@ -522,23 +607,22 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, t_top, t_bot):
         m_bot = 0
         for j in range(n):
             v = s[j] - (fit_y1 + j * fit_y2)
-            diffs[j] = v
             top[m_top] = v
             m_top += v >= t_top
             bot[m_bot] = v
             m_bot += v <= t_bot
         if p10 <= m_top <= DECILE_GATHER_MAX and p10 <= m_bot <= DECILE_GATHER_MAX:
-            q10 = _rank_by_count(top, m_top, p10, True)
-            q90 = _rank_by_count(bot, m_bot, p10, False)
+            rest = sel[2 * n : 2 * n + DECILE_GATHER_MAX]
+            q10 = _rank_about(top, m_top, p10, True, q10_guess, rest)
+            q90 = _rank_about(bot, m_bot, p10, False, q90_guess, rest)
             return (q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
-    else:
-        for j in range(n):
-            diffs[j] = s[j] - (fit_y1 + j * fit_y2)
     lo = math.inf
     hi = -math.inf
     for j in range(n):
-        lo = min(lo, diffs[j])
-        hi = max(hi, diffs[j])
+        v = s[j] - (fit_y1 + j * fit_y2)
+        diffs[j] = v
+        lo = min(lo, v)
+        hi = max(hi, v)
     q10, q90 = deciles(diffs, n, p10, lo, hi, sel)
     # NTIA's q90 is the (p90 + 1)-th largest, i.e. the p10-th smallest
     delta_h_d = q10 - q90
@@ -825,7 +909,7 @@ def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, 
                  delta_h, h_tx, h_rx, d_m, mode, lc):
     """Reference attenuation (dB) below free space.
 
-    ``lc``: :func:`link_constants` of ``f_mhz`` and ``z_g``. Returns
+    ``lc``: the link array of ``f_mhz`` and ``z_g`` (:func:`link_parameters`). Returns
     ``(A_ref_db, warnings, propmode, return_code)``.
     """
     warnings = 0
@@ -911,27 +995,31 @@ def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, 
         a_ref = a_o + k_1 * d_m + k_2 * math.log(d_m)
         propmode = PROPMODE_LINE_OF_SIGHT
     else:
-        d_5 = d_ml + 200e3
-        d_6 = d_ml + 400e3
-        a_6, h0 = troposcatter_loss(d_6, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los, -1.0)
-        a_5, h0 = troposcatter_loss(d_5, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los, h0)
-        if a_5 < 1000.0:
-            m_s = (a_6 - a_5) / 200e3
-            d_x = max(
-                max(d_sml, d_ml + 1.088 * scale * math.log(f_mhz)),
-                (a_5 - a_d0 - m_s * d_5) / (m_d - m_s),
-            )
-            a_s0 = (m_d - m_s) * d_x + a_d0
-        else:
-            m_s = m_d
-            a_s0 = a_d0
-            d_x = 10e6
-        if d_m > d_x:
-            a_ref = m_s * d_m + a_s0
-            propmode = PROPMODE_TROPOSCATTER
-        else:
-            a_ref = m_d * d_m + a_d0
-            propmode = PROPMODE_DIFFRACTION
+        # troposcatter takes over beyond d_x, which is at least d_x0 (or
+        # 10,000 km): a shorter path is in diffraction whatever the
+        # troposcatter losses, which are then not evaluated (NTIA evaluates
+        # them on every path beyond the smooth-earth horizon)
+        d_x0 = max(d_sml, d_ml + 1.088 * scale * math.log(f_mhz))
+        a_ref = m_d * d_m + a_d0
+        propmode = PROPMODE_DIFFRACTION
+        if d_m > min(d_x0, 10e6):
+            d_5 = d_ml + 200e3
+            d_6 = d_ml + 400e3
+            a_6, h0 = troposcatter_loss(d_6, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los,
+                                        -1.0)
+            a_5, h0 = troposcatter_loss(d_5, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los,
+                                        h0)
+            if a_5 < 1000.0:
+                m_s = (a_6 - a_5) / 200e3
+                d_x = max(d_x0, (a_5 - a_d0 - m_s * d_5) / (m_d - m_s))
+                a_s0 = (m_d - m_s) * d_x + a_d0
+            else:
+                m_s = m_d
+                a_s0 = a_d0
+                d_x = 10e6
+            if d_m > d_x:
+                a_ref = m_s * d_m + a_s0
+                propmode = PROPMODE_TROPOSCATTER
     a_ref = max(a_ref, 0.0)
     return a_ref, warnings, propmode, RC_SUCCESS
 
@@ -942,12 +1030,11 @@ def _curve(c1, c2, x1, x2, x3, d_e):
 
 
 @ngjit
-def link_constants(f_mhz, z_g, climate, mdvar, time, location, situation):
+def link_constants(f_mhz, z_g, climate, mdvar, time, location, situation, link):
     """The terms of LongleyRice and Variability that depend only on the link's parameters.
 
-    Computed once per point-to-point or area prediction, and once per site
-    by the sweep; the same expressions as NTIA's, evaluated once instead of
-    per path. Returns a float64 tuple indexed by the ``LC_*`` constants.
+    The same expressions as NTIA's, evaluated once per link instead of per
+    path; written into ``link[LC_*]`` (float64, :data:`N_LINK`).
     ``time``, ``location``, ``situation`` are percentages (0, 100).
     """
     warnings = 0
@@ -975,29 +1062,27 @@ def link_constants(f_mhz, z_g, climate, mdvar, time, location, situation):
     q = math.log(0.133 * wn)
     g_minus = BFM1[c] + BFM2[c] / ((BFM3[c] * q) ** 2 + 1.0)
     g_plus = BFP1[c] + BFP2[c] / ((BFP3[c] * q) ** 2 + 1.0)
-    return (
-        f_mhz**THIRD,
-        f_mhz ** (-THIRD),
-        abs(z_g),
-        z_t,
-        z_l,
-        z_s,
-        wn,
-        (575.7e12 / wn) ** THIRD,
-        g_minus,
-        g_plus,
-        float(md),
-        1.0 if plus10 else 0.0,
-        1.0 if plus20 else 0.0,
-        float(warnings),
-    )
+    link[LC_F_THIRD] = f_mhz**THIRD
+    link[LC_F_MTHIRD] = f_mhz ** (-THIRD)
+    link[LC_ABS_Z_G] = abs(z_g)
+    link[LC_Z_T] = z_t
+    link[LC_Z_L] = z_l
+    link[LC_Z_S] = z_s
+    link[LC_WN] = wn
+    link[LC_D_EX_WN] = (575.7e12 / wn) ** THIRD
+    link[LC_G_MINUS] = g_minus
+    link[LC_G_PLUS] = g_plus
+    link[LC_MD] = md
+    link[LC_PLUS10] = 1.0 if plus10 else 0.0
+    link[LC_PLUS20] = 1.0 if plus20 else 0.0
+    link[LC_WARNINGS] = warnings
 
 
 @ngjit
 def variability(lc, he_tx, he_rx, delta_h, d_m, a_ref, climate):
     """Variability adjustment ``A_ref - V_med - Y_R - Y_S`` (dB) of one path.
 
-    ``lc``: :func:`link_constants` (which also holds the warnings).
+    ``lc``: the link array (:func:`link_parameters`; holds the warnings).
     """
     z_t = lc[LC_Z_T]
     z_l = lc[LC_Z_L]
@@ -1093,8 +1178,8 @@ def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n
                        f_mhz, h_tx, h_rx, climate, lc, mode, inter):
     """Basic transmission loss (dB) from the path geometry: LongleyRice + Variability.
 
-    Shared by point-to-point, area and the site sweep; ``lc`` is
-    :func:`link_constants` of the link. Fills ``inter`` (float64,
+    Shared by point-to-point, area and the site sweep; ``lc`` is the link
+    array (:func:`link_parameters`). Fills ``inter`` (float64,
     :data:`N_INTER`) and returns ``(A_db, warnings, return_code)``.
     """
     a_ref, warnings, propmode, rc = longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx,
@@ -1139,22 +1224,73 @@ def profile_mean_height(z, n_int):
 
 
 @ngjit
-def itm_p2p_tls(z, n_int, xi, h_tx, h_rx, climate, n_0, f_mhz, pol, epsilon, sigma, mdvar,
-                time, location, situation, inter):
-    """ITM point-to-point mode, time/location/situation variability.
+def link_parameters(h_tx, h_rx, climate, n_0, f_mhz, pol, epsilon, sigma, mdvar, time, location, situation):
+    """Validate a link's ITM inputs and evaluate, once, what depends only on them.
+
+    Point-to-point (:func:`itm_p2p_tls`), area mode (:func:`itm_area_tls`)
+    and the site sweep take the link as this one array, built once per link
+    however many paths are predicted.
+
+    Parameters
+    ----------
+    h_tx, h_rx : float
+        Structural antenna heights above ground, m.
+    climate : int
+        Radio climate, 1..7.
+    n_0 : float
+        Surface refractivity at sea level, N-units.
+    f_mhz : float
+        Frequency, MHz.
+    pol : int
+        Polarisation, 0 horizontal, 1 vertical.
+    epsilon, sigma : float
+        Relative permittivity and conductivity (S/m) of the ground.
+    mdvar : int
+        Mode of variability (NTIA's ``mdvar``).
+    time, location, situation : float
+        Percentages, (0, 100).
+
+    Returns
+    -------
+    link : float64 (N_LINK,)
+        Indexed by the ``LC_*`` and ``LINK_*`` constants.
+        ``link[LINK_RETURN_CODE]`` is NTIA's ValidateInputs code (0, or an
+        error >= 1000 that every prediction of the link returns, with a NaN
+        loss), ``link[LINK_INPUT_WARNINGS]`` its warning flags; after an
+        error the link's terms are NaN.
+    """
+    link = np.full(N_LINK, math.nan)
+    rc, warnings = validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz,
+                                   pol, epsilon, sigma, mdvar)
+    link[LINK_H_TX] = h_tx
+    link[LINK_H_RX] = h_rx
+    link[LINK_CLIMATE] = climate
+    link[LINK_N_0] = n_0
+    link[LINK_F_MHZ] = f_mhz
+    link[LINK_RETURN_CODE] = rc
+    link[LINK_INPUT_WARNINGS] = warnings
+    if rc == RC_SUCCESS:
+        z_g, _, _ = initialize_point_to_point(f_mhz, 0.0, n_0, pol, epsilon, sigma)
+        link[LINK_Z_G_REAL] = z_g.real
+        link[LINK_Z_G_IMAG] = z_g.imag
+        link_constants(f_mhz, z_g, climate, mdvar, time, location, situation, link)
+    return link
+
+
+@ngjit
+def itm_p2p_tls(z, xi, link, inter):
+    """ITM point-to-point mode, time/location/situation variability (NTIA ``ITM_P2P_TLS``).
 
     Parameters
     ----------
     z : float64 (n_int + 1,)
-        Terrain elevations (m), transmitter first, spacing ``xi`` (m).
-    n_int : int
-        Number of intervals (>= 1).
+        Terrain elevations (m), transmitter first, spacing ``xi``; at least
+        2 points.
     xi : float
         Interval length, m.
-    h_tx, h_rx : float
-        Structural antenna heights above ground, m.
-    climate, n_0, f_mhz, pol, epsilon, sigma, mdvar, time, location, situation
-        As NTIA's ``ITM_P2P_TLS``.
+    link : float64 (N_LINK,)
+        The link: antenna heights, climate, refractivity, frequency,
+        polarisation, ground, variability (:func:`link_parameters`).
     inter : float64 (N_INTER,)
         Receives the intermediate values.
 
@@ -1165,13 +1301,16 @@ def itm_p2p_tls(z, n_int, xi, h_tx, h_rx, climate, n_0, f_mhz, pol, epsilon, sig
     """
     for i in range(N_INTER):
         inter[i] = math.nan
-    rc, warnings = validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz,
-                                   pol, epsilon, sigma, mdvar)
+    rc = int(link[LINK_RETURN_CODE])
+    warnings = int(link[LINK_INPUT_WARNINGS])
     if rc != RC_SUCCESS:
         return math.nan, warnings, rc
+    n_int = z.shape[0] - 1
+    h_tx = link[LINK_H_TX]
+    h_rx = link[LINK_H_RX]
+    z_g = complex(link[LINK_Z_G_REAL], link[LINK_Z_G_IMAG])
     h_sys = profile_mean_height(z, n_int)
-    z_g, gamma_e, n_s = initialize_point_to_point(f_mhz, h_sys, n_0, pol, epsilon, sigma)
-    lc = link_constants(f_mhz, z_g, climate, mdvar, time, location, situation)
+    gamma_e, n_s = effective_curvature(h_sys, link[LINK_N_0])
     a_e = 1.0 / gamma_e
     th_tx, th_rx, dh_tx, dh_rx = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
     scratch = np.empty(DELTA_H_SCRATCH)
@@ -1180,8 +1319,9 @@ def itm_p2p_tls(z, n_int, xi, h_tx, h_rx, climate, n_0, f_mhz, pol, epsilon, sig
         z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, delta_h, _NO_PREFIX, _NO_PREFIX
     )
     d_m = n_int * xi
-    a_db, w2, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s,
-                                      gamma_e, z_g, f_mhz, h_tx, h_rx, climate, lc, MODE_P2P, inter)
+    a_db, w2, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s, gamma_e, z_g,
+                                      link[LINK_F_MHZ], h_tx, h_rx, int(link[LINK_CLIMATE]), link, MODE_P2P,
+                                      inter)
     warnings |= w2
     if rc == RC_SUCCESS and warnings != 0:
         rc = RC_SUCCESS_WITH_WARNINGS
@@ -1214,16 +1354,30 @@ def initialize_area(site_tx, site_rx, gamma_e, delta_h, h_tx, h_rx):
 
 
 @ngjit
-def itm_area_tls(h_tx, h_rx, site_tx, site_rx, d_km, delta_h, climate, n_0, f_mhz, pol, epsilon,
-                 sigma, mdvar, time, location, situation, inter):
+def itm_area_tls(d_km, delta_h, site_tx, site_rx, link, inter):
     """ITM area mode, time/location/situation variability (NTIA ``ITM_AREA_TLS``).
 
-    Returns ``(A_db, warnings, return_code)`` and fills ``inter``.
+    Parameters
+    ----------
+    d_km : float
+        Path distance, km.
+    delta_h : float
+        Terrain irregularity parameter, m.
+    site_tx, site_rx : int
+        Siting criteria of the terminals (``SITING_*``).
+    link : float64 (N_LINK,)
+        The link (:func:`link_parameters`).
+    inter : float64 (N_INTER,)
+        Receives the intermediate values.
+
+    Returns
+    -------
+    (A_db, warnings, return_code) : as :func:`itm_p2p_tls`.
     """
     for i in range(N_INTER):
         inter[i] = math.nan
-    rc, warnings = validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz,
-                                   pol, epsilon, sigma, mdvar)
+    rc = int(link[LINK_RETURN_CODE])
+    warnings = int(link[LINK_INPUT_WARNINGS])
     if rc != RC_SUCCESS:
         return math.nan, warnings, rc
     if d_km <= 0:
@@ -1234,12 +1388,15 @@ def itm_area_tls(h_tx, h_rx, site_tx, site_rx, d_km, delta_h, climate, n_0, f_mh
         return math.nan, warnings, RC_TX_SITING_CRITERIA
     if site_rx < 0 or site_rx > 2:
         return math.nan, warnings, RC_RX_SITING_CRITERIA
-    z_g, gamma_e, n_s = initialize_point_to_point(f_mhz, 0.0, n_0, pol, epsilon, sigma)
+    h_tx = link[LINK_H_TX]
+    h_rx = link[LINK_H_RX]
+    z_g = complex(link[LINK_Z_G_REAL], link[LINK_Z_G_IMAG])
+    gamma_e, n_s = effective_curvature(0.0, link[LINK_N_0])
     he_tx, he_rx, dh_tx, dh_rx, th_tx, th_rx = initialize_area(site_tx, site_rx, gamma_e, delta_h, h_tx, h_rx)
-    lc = link_constants(f_mhz, z_g, climate, mdvar, time, location, situation)
     d_m = d_km * 1000.0
-    a_db, w2, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s,
-                                      gamma_e, z_g, f_mhz, h_tx, h_rx, climate, lc, MODE_AREA, inter)
+    a_db, w2, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s, gamma_e, z_g,
+                                      link[LINK_F_MHZ], h_tx, h_rx, int(link[LINK_CLIMATE]), link, MODE_AREA,
+                                      inter)
     warnings |= w2
     inter[INTER_D_KM] = d_km
     if rc == RC_SUCCESS and warnings != 0:

@@ -21,10 +21,10 @@ What is carried along a radial (computed once per radial, O(K)):
   cell with ``h_sys``; their upper envelope is kept incrementally (convex
   hull trick), so each cell finds its transmitter horizon in O(log K).
 
-Computed once per site: the terms of Longley-Rice and the variability that
-depend only on frequency, ground, climate and the time/location/situation
-percentages (:func:`~covgap.kernels.itm.link_constants`, the same call
-point-to-point makes once per prediction).
+Computed once per site, by the caller: the link array
+(:func:`~covgap.kernels.itm.link_parameters`, as point-to-point takes it),
+which holds the terms of Longley-Rice and the variability that depend only
+on frequency, ground, climate and the time/location/situation percentages.
 
 What is recomputed per cell: ``h_sys``, ``N_s`` and the effective earth
 radius; the receiver horizon (a backward scan from the cell that skips
@@ -35,9 +35,10 @@ heights; the Longley-Rice reference attenuation and the variability.
 ``delta_h``'s resampled points change with every cell (their spacing is
 the path's 10-90 % window over 244), so nothing of them can be carried
 exactly; what is carried is a guess: the previous cell's deciles, widened
-by :data:`DECILE_MARGIN` of their spread, screen the new residuals, and
-the deciles are selected from the few beyond them (exact whatever the
-guess; a guess that gathers too few falls back to the full selection).
+by :data:`~covgap.kernels.itm.DECILE_MARGIN` of their spread, screen the
+new residuals, and the deciles are selected from the few beyond them, split
+at the previous deciles (exact whatever the guess; a guess that gathers too
+few falls back to the full selection).
 
 Only samples some cell maps to are evaluated. Sums taken from prefix sums
 and receiver distances taken as ``(k - i) * cell`` differ from NTIA's
@@ -59,27 +60,30 @@ from numba import prange
 
 from covgap.kernels.itm import (
     DELTA_H_SCRATCH,
+    LINK_CLIMATE,
+    LINK_F_MHZ,
+    LINK_H_RX,
+    LINK_H_TX,
+    LINK_N_0,
+    LINK_Z_G_IMAG,
+    LINK_Z_G_REAL,
     MODE_P2P,
     N_INTER,
     RC_SUCCESS,
     compute_delta_h,
     effective_curvature,
     finish_quick_pfl,
-    link_constants,
     loss_from_geometry,
 )
 from covgap.kernels.jit import ngjit, pjit
 
-#: Absolute slack (rad) of the receiver-horizon pruning tests.
-HORIZON_SLACK_RAD = 1e-12
+#: Absolute slack (m) of the receiver-horizon pruning tests.
+HORIZON_SLACK_M = 1e-6
 #: Samples per block of the receiver-horizon search (a block is skipped when
 #: its highest point cannot beat the best angle found so far).
 HORIZON_BLOCK = 16
 #: The radials are dealt round-robin to this many parallel work items.
 RADIAL_GROUPS = 256
-#: ``delta_h`` of a cell screens its residuals with the previous cell's
-#: deciles, widened by this fraction of their spread (exact either way).
-DECILE_MARGIN = 0.03
 
 
 @ngjit
@@ -140,8 +144,14 @@ def _line_x(b1, s1, b2, s2):
 
 
 @ngjit
-def _radial_losses(elev, r0, c0, bearing, n_k, xi, h_tx, h_rx, z_g, climate, n_0, f_mhz, lc, need, out):
+def _radial_losses(elev, r0, c0, bearing, n_k, xi, link, need, out):
     """ITM loss for every needed sample ``k`` of one radial; writes ``out[k]``."""
+    h_tx = link[LINK_H_TX]
+    h_rx = link[LINK_H_RX]
+    n_0 = link[LINK_N_0]
+    f_mhz = link[LINK_F_MHZ]
+    climate = int(link[LINK_CLIMATE])
+    z_g = complex(link[LINK_Z_G_REAL], link[LINK_Z_G_IMAG])
     z = np.empty(n_k + 1)
     n_valid = radial_profile(elev, r0, c0, bearing, n_k, z)
     if n_valid < 1:
@@ -220,28 +230,30 @@ def _radial_losses(elev, r0, c0, bearing, n_k, xi, h_tx, h_rx, z_g, climate, n_0
                 if theta > th_tx:
                     th_tx = theta
                     dh_tx = d_acc[i]
+        # theta > best  <=>  z - z_rx > r (best + r c): the division-free
+        # tests (loosened by HORIZON_SLACK_M) screen, NTIA's expression decides
+        c = 0.5 / a_e
         best_i = -1
         i = n_int - 1
         while i >= 1:
             b_start = max((i // HORIZON_BLOCK) * HORIZON_BLOCK, 1)
             r = (n_int - i) * xi
-            half = r / (2.0 * a_e)
-            if (max(zmax[i], z_rx) - z_rx) / r - half < th_rx - HORIZON_SLACK_RAD:
+            bound = r * (th_rx + r * c) - HORIZON_SLACK_M
+            if max(zmax[i], z_rx) - z_rx < bound:
                 break  # nothing farther can beat the best angle
-            if (max(bmax[i // HORIZON_BLOCK], z_rx) - z_rx) / r - half >= th_rx - HORIZON_SLACK_RAD:
+            if max(bmax[i // HORIZON_BLOCK], z_rx) - z_rx >= bound:
                 for ii in range(i, b_start - 1, -1):
                     r = (n_int - ii) * xi
-                    theta = -(z_rx - z[ii]) / r - r / (2.0 * a_e)
-                    if theta > th_rx or (theta == th_rx and best_i >= 0):
-                        th_rx = theta
-                        dh_rx = r
-                        best_i = ii
+                    if z[ii] - z_rx >= r * (th_rx + r * c) - HORIZON_SLACK_M:
+                        theta = -(z_rx - z[ii]) / r - r / (2.0 * a_e)
+                        if theta > th_rx or (theta == th_rx and best_i >= 0):
+                            th_rx = theta
+                            dh_rx = r
+                            best_i = ii
             i = b_start - 1
         d_start = min(15.0 * h_tx, 0.1 * dh_tx)
         d_end = d_m - min(15.0 * h_rx, 0.1 * dh_rx)
-        margin = DECILE_MARGIN * (q10 - q90)
-        delta_h, q10_k, q90_k = compute_delta_h(z, n_int, xi, d_start, d_end, scratch, q10 - margin,
-                                                q90 + margin)
+        delta_h, q10_k, q90_k = compute_delta_h(z, n_int, xi, d_start, d_end, scratch, q10, q90)
         if not math.isnan(q10_k):
             q10 = q10_k
             q90 = q90_k
@@ -249,13 +261,12 @@ def _radial_losses(elev, r0, c0, bearing, n_k, xi, h_tx, h_rx, z_g, climate, n_0
             z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, delta_h, s0, s1
         )
         a_db, _, rc = loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s,
-                                         gamma_e, z_g, f_mhz, h_tx, h_rx, climate, lc, MODE_P2P, inter)
+                                         gamma_e, z_g, f_mhz, h_tx, h_rx, climate, link, MODE_P2P, inter)
         out[k] = a_db if rc == RC_SUCCESS else math.nan
 
 
 @pjit
-def itm_site_sweep(elev, cell, r0, c0, h_tx, h_rx, radius_cells, n_rad, z_g, climate, n_0, f_mhz,
-                   mdvar, time, location, situation, out):
+def itm_site_sweep(elev, cell, r0, c0, radius_cells, n_rad, link, out):
     """ITM basic transmission loss (dB) from one site to every cell within a radius.
 
     Parameters
@@ -266,16 +277,14 @@ def itm_site_sweep(elev, cell, r0, c0, h_tx, h_rx, radius_cells, n_rad, z_g, cli
         Cell size, m (square cells).
     r0, c0 : float
         Site position in cell-centre coordinates (cell (i, j) centred at (i, j)).
-    h_tx, h_rx : float
-        Antenna heights above ground, m.
     radius_cells : float
         Radius, in cells.
     n_rad : int
         Number of radials (>= 2 pi radius_cells for half-cell accuracy).
-    z_g : complex128
-        Ground impedance from :func:`covgap.kernels.itm.initialize_point_to_point`.
-    climate, n_0, f_mhz, mdvar, time, location, situation
-        ITM parameters, validated by the caller.
+    link : float64 (N_LINK,)
+        The link (antenna heights, frequency, climate, ground, variability)
+        from :func:`covgap.kernels.itm.link_parameters`, validated by the
+        caller (return code 0).
     out : float32 (H, W)
         Receives the loss; cells beyond the radius, or whose profile meets
         nodata or leaves the grid, or where ITM returns an error, get NaN.
@@ -298,15 +307,13 @@ def itm_site_sweep(elev, cell, r0, c0, h_tx, h_rx, radius_cells, n_rad, z_g, cli
             need[c] = 1
     need2 = need.reshape((n_rad, n_k + 1))
     table = np.full((n_rad, n_k + 1), np.float32(np.nan), np.float32)
-    lc = link_constants(f_mhz, z_g, climate, mdvar, time, location, situation)
     # radials interleaved over the threads' static shares, so that each
     # thread gets terrain from every direction (sea and hills cost differently)
     n_groups = min(RADIAL_GROUPS, n_rad)
     for g in prange(n_groups):
         for rad in range(g, n_rad, n_groups):
             bearing = 2.0 * math.pi * rad / n_rad
-            _radial_losses(elev, r0, c0, bearing, n_k, cell, h_tx, h_rx, z_g, climate, n_0, f_mhz, lc,
-                           need2[rad], table[rad])
+            _radial_losses(elev, r0, c0, bearing, n_k, cell, link, need2[rad], table[rad])
     flat = table.ravel()
     for i in prange(h):
         for j in range(w):

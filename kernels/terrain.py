@@ -62,7 +62,7 @@ from numba import prange
 
 from covgap.kernels.antenna import antenna_gain_db, atan2_deg
 from covgap.kernels.bestserver import add_power
-from covgap.kernels.jit import inline_jit, ngjit, pjit
+from covgap.kernels.jit import cell_jit, inline_jit, ngjit, pjit
 from covgap.kernels.pathloss import (
     EARTH_RADIUS_M,
     SPEED_OF_LIGHT_M_S,
@@ -343,7 +343,7 @@ def line_of_sight(dem, row0, col0, tx_height_m, rx_height_m, radius_m, cell_m, k
     return out
 
 
-@ngjit
+@cell_jit
 def _hull_push(hd, hh, n, d, h):
     """Append (d, h) to an upper convex hull held in hd[:n], hh[:n]; return new n."""
     while n >= 2:
@@ -357,7 +357,7 @@ def _hull_push(hd, hh, n, d, h):
     return n + 1
 
 
-@ngjit
+@cell_jit
 def _hull_highest(hd, hh, lo, hi, slope):
     """Vertex in [lo, hi] highest above lines of the given slope (concave chain)."""
     while lo < hi:
@@ -369,7 +369,7 @@ def _hull_highest(hd, hh, lo, hi, slope):
     return lo
 
 
-@ngjit
+@cell_jit
 def _hull_tangent_tx(hd, hh, n):
     """Hull vertex with the steepest slope seen from the origin (the transmitter)."""
     lo = 0
@@ -391,7 +391,7 @@ def _steeper_next(hd, hh, i, d, h):
     return (hh[i + 1] - h) * (d - hd[i]) >= (hh[i] - h) * (d - hd[i + 1])
 
 
-@ngjit
+@cell_jit
 def _hull_tangent_rx(hd, hh, n, d, h, guess):
     """Hull vertex with the steepest slope seen back from the receiver at (d, h).
 
@@ -426,13 +426,13 @@ def _hull_tangent_rx(hd, hh, n, d, h, guess):
     return lo
 
 
-@ngjit
+@cell_jit
 def _edge_v(h, d1, d2, wavelength):
     """Fresnel-Kirchhoff parameter v of an edge h metres above the path."""
     return h * math.sqrt(2.0 * (d1 + d2) / (wavelength * d1 * d2))
 
 
-@ngjit
+@cell_jit
 def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
     """Diffraction loss (dB) of an obstructed path from the profile hull, and the receiver's tangent vertex.
 
@@ -461,20 +461,25 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
     (float, int)
         The loss (dB) and the next ``guess``.
     """
-    s_tr = h_rx / d
-    if n == 0 or horizon <= s_tr:
+    if n == 0 or horizon * d <= h_rx:
         return 0.0, guess
     t2 = _hull_tangent_rx(hd, hh, n, d, h_rx, guess)
     if mode == BULLINGTON:
-        s_rim = (hh[t2] - h_rx) / (d - hd[t2])
-        denom = horizon + s_rim
-        if denom <= 0.0:
+        # The equivalent edge is where the transmitter's horizon line (slope
+        # ``horizon``) meets the receiver's (through vertex t2): with
+        # a = horizon d - h_rx (> 0: obstructed), rise = hh[t2] - h_rx and
+        # run = d - hd[t2], it lies at d_b = (h_rx run + rise d) / c from the
+        # transmitter, c = horizon run + rise, h_b = a d_b / d above the direct
+        # path, and d - d_b = a run / c from the receiver; so
+        # v^2 = h_b^2 2 d / (lambda d_b (d - d_b)) = 2 a (h_rx run + rise d) / (lambda d run).
+        rise = hh[t2] - h_rx
+        run = d - hd[t2]
+        a = horizon * d - h_rx
+        b = h_rx * run + rise * d
+        if horizon * run + rise <= 0.0 or b <= 0.0:
             return 0.0, t2
-        d_b = (h_rx + s_rim * d) / denom
-        if d_b <= 0.0 or d_b >= d:
-            return 0.0, t2
-        h_b = horizon * d_b - h_rx * d_b / d
-        return knife_edge_table_db(_edge_v(h_b, d_b, d - d_b, wavelength)), t2
+        return knife_edge_table_db(math.sqrt(2.0 * a * b / (wavelength * d * run))), t2
+    s_tr = h_rx / d
     t1 = _hull_tangent_tx(hd, hh, n)
     if t1 > t2:
         t1 = t2
@@ -492,7 +497,7 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
     return loss, t2
 
 
-@ngjit
+@cell_jit
 def _pattern(site, azimuth_deg, depression_deg):
     """Antenna gain (dBi) of a site towards a direction (azimuth from grid north, angle below horizontal)."""
     return antenna_gain_db(
@@ -509,10 +514,14 @@ def _pattern(site, azimuth_deg, depression_deg):
     )
 
 
-@ngjit
-def _direction(row0, col0, row, col, d, h_rx_frame, cell_m):
-    """Azimuth (degrees from grid north) and depression (degrees) of a cell seen from the site."""
-    return (atan2_deg((col - col0) * cell_m, (row0 - row) * cell_m), atan2_deg(-h_rx_frame, d))
+@cell_jit
+def _direction(row0, col0, row, col, d, h_rx_frame, cell_m, directional):
+    """Azimuth (degrees from grid north; 0 unless ``directional``) and depression (degrees) of a cell seen from the site.
+
+    Omni antennas have no horizontal pattern, so their sweeps skip the azimuth.
+    """
+    azimuth = atan2_deg((col - col0) * cell_m, (row0 - row) * cell_m) if directional else 0.0
+    return azimuth, atan2_deg(-h_rx_frame, d)
 
 
 @ngjit
@@ -521,7 +530,7 @@ def _cell_power(site, row0, col0, row, col, d, h_rx_frame, los, diff_db, rx_heig
     loss = path_loss_db(
         int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT], rx_height_m, los
     ) + diff_db
-    azimuth, depression = _direction(row0, col0, row, col, d, h_rx_frame, cell_m)
+    azimuth, depression = _direction(row0, col0, row, col, d, h_rx_frame, cell_m, site[S_OMNI] == 0.0)
     return site[S_POWER] + _pattern(site, azimuth, depression) - loss
 
 
@@ -545,11 +554,11 @@ def _loss_tables(site, rx_height_m, cell_m, radius_cells):
     return table
 
 
-@ngjit
+@cell_jit
 def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon, n, hd, hh, z_tx,
                rx_height_m, cell_m, inv_2ka, r2max, inv_step, inv_u, group, indices, row0, col0, drow_u, dcol_u,
                drow_v, dcol_v, wavelength, mode, table, best, second, total, best_index, field_loss, field_diff,
-               field_los, write_fields):
+               field_los, write_fields, directional):
     """Advance ray k over columns [u_start, u_stop): model each cell it owns; return its horizon and hull size."""
     site = group[0]
     step = 1.0 / inv_step
@@ -579,7 +588,7 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                     t = 1 if los else 0
                     lo = table[1 - t, i]
                     loss = lo + (x - i) * (table[1 - t, i + 1] - lo)
-                azimuth, depression = _direction(row0, col0, row, col, d, h_rx, cell_m)
+                azimuth, depression = _direction(row0, col0, row, col, d, h_rx, cell_m, directional)
                 if write_fields:
                     field_loss[row, col] = loss + diff - _pattern(site, azimuth, depression)
                     field_diff[row, col] = diff
@@ -600,6 +609,9 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
 
 #: Columns a block of north/south rays advances before moving to the next ray.
 U_CHUNK = 64
+#: Parallel work items of one sweep; blocks are dealt to them in turn so that
+#: each thread's share spans every side (sea and hills cost differently).
+WORK_ITEMS = 64
 
 
 @pjit
@@ -640,43 +652,59 @@ def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second
             p = _cell_power(group[g], row0, col0, row0, col0, 0.0, rx_height_m - site[S_HEIGHT], True, 0.0,
                             rx_height_m, cell_m)
             add_power(best, second, total, best_index, row0, col0, p, indices[g])
-    for b in prange(starts[4]):
-        side, k_first, k_last = _block_of(np.int64(b), starts, lengths)
-        big_r = lengths[side]
-        inv_r = 1.0 / big_r
-        drow_u, dcol_u, drow_v, dcol_v = _side_axes(side)
-        su = drow_u * width + dcol_u
-        sv = drow_v * width + dcol_v
-        vmin, vmax = _cross_limits(side, height, width, row0, col0)
-        n_k = k_last - k_first + 1
-        horizon = np.full(n_k, -np.inf)
-        counts = np.zeros(n_k, np.int64)
-        hd = np.empty((n_k, min(cap, big_r + 1)))
-        hh = np.empty((n_k, min(cap, big_r + 1)))
-        ends = np.empty(n_k, np.int64)
-        inv_steps = np.empty(n_k)
+    directional = False
+    for g in range(group.shape[0]):
+        directional = directional or group[g, S_OMNI] == 0.0
+    n_blocks = starts[4]
+    n_items = min(n_blocks, WORK_ITEMS)
+    for item in prange(n_items):
+        for b in range(item, n_blocks, n_items):
+            _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radius_m, cap, z_tx, rx_height_m,
+                         cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength, mode, table, best, second, total,
+                         best_index, field_loss, field_diff, field_los, write_fields, directional)
+
+
+@ngjit
+def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radius_m, cap, z_tx, rx_height_m, cell_m,
+                 inv_2ka, r2max, inv_u, group, indices, wavelength, mode, table, best, second, total, best_index,
+                 field_loss, field_diff, field_los, write_fields, directional):
+    """Sweep the b-th block of :data:`BLOCK_RAYS` rays of one mast (see :func:`_sweep_site`)."""
+    side, k_first, k_last = _block_of(b, starts, lengths)
+    big_r = lengths[side]
+    inv_r = 1.0 / big_r
+    drow_u, dcol_u, drow_v, dcol_v = _side_axes(side)
+    su = drow_u * width + dcol_u
+    sv = drow_v * width + dcol_v
+    vmin, vmax = _cross_limits(side, height, width, row0, col0)
+    n_k = k_last - k_first + 1
+    horizon = np.full(n_k, -np.inf)
+    counts = np.zeros(n_k, np.int64)
+    hd = np.empty((n_k, min(cap, big_r + 1)))
+    hh = np.empty((n_k, min(cap, big_r + 1)))
+    ends = np.empty(n_k, np.int64)
+    inv_steps = np.empty(n_k)
+    for kl in range(n_k):
+        k = k_first + kl
+        stretch = math.sqrt(1.0 + (k * inv_r) ** 2)
+        # past u = (radius + 1) / stretch the ray owns no cell within the radius (it owns cells
+        # at most half a cell across from it), so its further samples matter to nothing
+        ends[kl] = min(_ray_end(k, big_r, vmin, vmax), int((radius_m / cell_m + 1.0) / stretch) + 1)
+        inv_steps[kl] = 1.0 / (cell_m * stretch)
+    # east/west rays run along rows: a whole ray at once; north/south rays
+    # cross rows: the block advances U_CHUNK columns per ray in turn
+    chunk = big_r if side == 0 or side == 2 else U_CHUNK
+    for u_start in range(1, big_r + 1, chunk):
         for kl in range(n_k):
-            k = k_first + kl
-            stretch = math.sqrt(1.0 + (k * inv_r) ** 2)
-            # past u = (radius + 1) / stretch the ray owns no cell within the radius (it owns cells
-            # at most half a cell across from it), so its further samples matter to nothing
-            ends[kl] = min(_ray_end(k, big_r, vmin, vmax), int((radius_m / cell_m + 1.0) / stretch) + 1)
-            inv_steps[kl] = 1.0 / (cell_m * stretch)
-        # east/west rays run along rows: a whole ray at once; north/south rays
-        # cross rows: the block advances U_CHUNK columns per ray in turn
-        chunk = big_r if side == 0 or side == 2 else U_CHUNK
-        for u_start in range(1, big_r + 1, chunk):
-            for kl in range(n_k):
-                u_stop = min(u_start + chunk, ends[kl] + 1)
-                if u_stop > u_start:
-                    h, n = _field_ray(
-                        flat, base, su, sv, k_first + kl, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon[kl],
-                        counts[kl], hd[kl], hh[kl], z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u,
-                        group, indices, row0, col0, drow_u, dcol_u, drow_v, dcol_v, wavelength, mode, table, best,
-                        second, total, best_index, field_loss, field_diff, field_los, write_fields,
-                    )
-                    horizon[kl] = h
-                    counts[kl] = n
+            u_stop = min(u_start + chunk, ends[kl] + 1)
+            if u_stop > u_start:
+                h, n = _field_ray(
+                    flat, base, su, sv, k_first + kl, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon[kl],
+                    counts[kl], hd[kl], hh[kl], z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u,
+                    group, indices, row0, col0, drow_u, dcol_u, drow_v, dcol_v, wavelength, mode, table, best,
+                    second, total, best_index, field_loss, field_diff, field_los, write_fields, directional,
+                )
+                horizon[kl] = h
+                counts[kl] = n
 
 
 @ngjit
@@ -742,6 +770,7 @@ def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, 
     col0 = int(site[S_COL])
     inv_2ka = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     z_tx = dem[row0, col0] + site[S_HEIGHT]
+    directional = site[S_OMNI] == 0.0
     for row in prange(height):
         for col in range(width):
             path = loss[row, col]
@@ -751,7 +780,7 @@ def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, 
             dx = (col - col0) * cell_m
             d2 = dx * dx + dy * dy
             h_rx = dem[row, col] + rx_height_m - d2 * inv_2ka - z_tx
-            azimuth, depression = _direction(row0, col0, row, col, math.sqrt(d2), h_rx, cell_m)
+            azimuth, depression = _direction(row0, col0, row, col, math.sqrt(d2), h_rx, cell_m, directional)
             gain = _pattern(site, azimuth, depression)
             add_power(best, second, total, best_index, row, col, site[S_POWER] + gain - path, index)
 

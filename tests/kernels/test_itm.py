@@ -40,24 +40,25 @@ def _area_cases() -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _p2p(z, n_int, xi, inp, time, location, situation):
-    inter = np.empty(K.N_INTER)
-    loss, warnings, rc = K.itm_p2p_tls(
-        z, n_int, xi, float(inp["h_tx__meter"]), float(inp["h_rx__meter"]), int(inp["climate"]),
-        float(inp["N_0"]), float(inp["f__mhz"]), int(inp["pol"]), float(inp["epsilon"]), float(inp["sigma"]),
-        int(inp["mdvar"]), float(time), float(location), float(situation), inter,
+def _link(inp, time, location, situation):
+    return K.link_parameters(
+        float(inp["h_tx__meter"]), float(inp["h_rx__meter"]), int(inp["climate"]), float(inp["N_0"]),
+        float(inp["f__mhz"]), int(inp["pol"]), float(inp["epsilon"]), float(inp["sigma"]), int(inp["mdvar"]),
+        float(time), float(location), float(situation),
     )
+
+
+def _p2p(z, n_int, xi, inp, time, location, situation):
+    assert z.size == n_int + 1
+    inter = np.empty(K.N_INTER)
+    loss, warnings, rc = K.itm_p2p_tls(z, xi, _link(inp, time, location, situation), inter)
     return loss, warnings, rc, inter
 
 
 def _area(inp, d_km, time, location, situation, site_tx="tx_site_criteria", site_rx="rx_site_criteria"):
     inter = np.empty(K.N_INTER)
-    loss, warnings, rc = K.itm_area_tls(
-        float(inp["h_tx__meter"]), float(inp["h_rx__meter"]), int(inp[site_tx]), int(inp[site_rx]), float(d_km),
-        float(inp["delta_h__meter"]), int(inp["climate"]), float(inp["N_0"]), float(inp["f__mhz"]),
-        int(inp["pol"]), float(inp["epsilon"]), float(inp["sigma"]), int(inp["mdvar"]), float(time),
-        float(location), float(situation), inter,
-    )
+    loss, warnings, rc = K.itm_area_tls(float(d_km), float(inp["delta_h__meter"]), int(inp[site_tx]),
+                                        int(inp[site_rx]), _link(inp, time, location, situation), inter)
     return loss, warnings, rc, inter
 
 
@@ -227,7 +228,12 @@ def test_return_codes_for_inputs_outside_domain():
     }
     for (key, value), code in cases.items():
         args = {**base, key: value}
-        loss, _, rc = K.itm_p2p_tls(z, n_int, xi, *args.values(), inter)
+        link = K.link_parameters(*args.values())
+        assert link[K.LINK_RETURN_CODE] == code, key
+        loss, _, rc = K.itm_p2p_tls(z, xi, link, inter)
+        assert rc == code, key
+        assert math.isnan(loss)
+        loss, _, rc = K.itm_area_tls(10.0, 90.0, K.SITING_RANDOM, K.SITING_RANDOM, link, inter)
         assert rc == code, key
         assert math.isnan(loss)
 
@@ -235,8 +241,8 @@ def test_return_codes_for_inputs_outside_domain():
 def test_warning_flags_for_short_path_and_low_antenna():
     z = np.full(11, 10.0)
     inter = np.empty(K.N_INTER)
-    loss, warnings, rc = K.itm_p2p_tls(z, 10, 50.0, 0.8, 1.5, 5, 301.0, 900.0, 1, 15.0, 0.005, 1, 50.0, 50.0, 50.0,
-                                       inter)
+    link = K.link_parameters(0.8, 1.5, 5, 301.0, 900.0, 1, 15.0, 0.005, 1, 50.0, 50.0, 50.0)
+    loss, warnings, rc = K.itm_p2p_tls(z, 50.0, link, inter)
     assert rc == K.RC_SUCCESS_WITH_WARNINGS
     assert warnings & K.WARN_TX_TERMINAL_HEIGHT
     assert warnings & K.WARN_PATH_DISTANCE_TOO_SMALL_2
@@ -265,6 +271,17 @@ def test_rank_by_count_matches_a_full_sort():
             assert K._rank_by_count(v.copy(), len(v), k, False) == s[k - 1]
 
 
+def test_rank_about_a_pivot_matches_a_full_sort():
+    rng = np.random.default_rng(5)
+    rest = np.empty(64)
+    for v in (rng.normal(size=40), np.zeros(30), rng.integers(0, 4, 33).astype(float), np.arange(25.0)):
+        s = np.sort(v)
+        for k in (1, len(v) // 3, len(v)):
+            for pivot in (s[0], s[len(v) - k], s[k - 1], s[-1], 0.5, -10.0, 10.0, math.nan):
+                assert K._rank_about(v.copy(), len(v), k, True, pivot, rest) == s[len(v) - k]
+                assert K._rank_about(v.copy(), len(v), k, False, pivot, rest) == s[k - 1]
+
+
 @pytest.mark.parametrize("n_int", [60, 300, 2000])
 def test_delta_h_with_decile_guesses_equals_delta_h_without(n_int):
     """Any guess of the deciles (good, too wide, too narrow, inverted) gives the same delta_h, exactly."""
@@ -276,19 +293,19 @@ def test_delta_h_with_decile_guesses_equals_delta_h_without(n_int):
         want, q10, q90 = K.compute_delta_h(z, n_int, 30.0, 450.0, d_end, scratch, math.nan, math.nan)
         assert q10 >= q90
         spread = q10 - q90
-        for t_top, t_bot in ((q10, q90), (q10 - 0.05 * spread, q90 + 0.05 * spread), (q10 + 1.0, q90 - 1.0),
-                             (q10 + 1e-9, q90), (q10, q90 - 1e-9), (0.0, 0.0), (1e9, -1e9), (-1e9, 1e9),
-                             (q90 - spread, q10 + spread)):
-            got = K.compute_delta_h(z, n_int, 30.0, 450.0, d_end, scratch, t_top, t_bot)
+        for g10, g90 in ((q10, q90), (q10 - 0.05 * spread, q90 + 0.05 * spread), (q10 + 1.0, q90 - 1.0),
+                         (q10 + 1e-9, q90), (q10, q90 - 1e-9), (q10 + 0.02 * spread, q90 - 0.02 * spread),
+                         (0.0, 0.0), (1e9, -1e9), (-1e9, 1e9), (q90 - spread, q10 + spread)):
+            got = K.compute_delta_h(z, n_int, 30.0, 450.0, d_end, scratch, g10, g90)
             assert got == (want, q10, q90)
 
 
 def test_loss_grows_with_distance_over_flat_ground():
     inter = np.empty(K.N_INTER)
+    link = K.link_parameters(30.0, 1.5, 5, 301.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0)
     losses = []
     for n_int in range(10, 400, 20):
         z = np.zeros(n_int + 1)
-        loss, _, _ = K.itm_p2p_tls(z, n_int, 100.0, 30.0, 1.5, 5, 301.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0,
-                                   inter)
+        loss, _, _ = K.itm_p2p_tls(z, 100.0, link, inter)
         losses.append(loss)
     assert np.all(np.diff(losses) > 0)
