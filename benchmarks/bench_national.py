@@ -12,10 +12,17 @@ Inputs (generated once into --work, deterministic):
   with 4G, 2G on 40 % of masts and 3G on 30 %; omni, 30 m, Hata/COST-231.
 
 The national grid (``--resolution``, default 50 m, UTM 48N over WorldPop's
-bounds) has 16,400 x 33,000 = 541 million cells. ``--subset ROWS COLS``
-runs a window of it (top-left at ``--at ROW COL`` of the national grid)
-with every site inside; the subset's figures extrapolate by transmitters
-and cells (see benchmarks/RESULTS.md).
+bounds) has 32,979 x 16,134 = 532 million cells (831 million at 40 m).
+Without ``--subset`` the whole grid runs; ``--subset ROWS COLS`` runs a
+window of it (top-left at ``--at ROW COL`` of the national grid) with every
+site inside; the subset's figures extrapolate by transmitters and cells
+(see benchmarks/RESULTS.md). Each run's figures (wall time, time per stage,
+chunk-task seconds, peak RSS per worker, output size) are printed as JSON
+and written to ``--report`` (JSON, plus a markdown table beside it, ``.md``;
+a relative path is taken under ``--work``). A national
+run interrupted part-way resumes from its finished chunks when started
+again with the same arguments (the run's work folder is kept under
+``--work`` until the run succeeds).
 
 Modes: ``national`` (one worker count per run, chunked) and ``sample``
 (the sample region: in-memory ``analyse`` + ``write_run`` versus
@@ -24,6 +31,7 @@ Modes: ``national`` (one worker count per run, chunked) and ``sample``
 Run from the repository root:
 
     .venv/bin/python benchmarks/bench_national.py national --subset 2048 2048 --workers 1 2
+    .venv/bin/python benchmarks/bench_national.py national --workers 2 --report national-50m-10km.json
     .venv/bin/python benchmarks/bench_national.py sample
 """
 
@@ -109,8 +117,11 @@ def national_grid(resolution: float) -> tuple[float, float, int, int]:
 
 def scenario_file(work: Path, inputs: dict[str, Path], resolution: float, radius_km: float, subset: tuple[int, int, int, int] | None) -> Path:
     left, top, width, height = national_grid(resolution)
-    bounds = ""
-    if subset is not None:
+    if subset is None:  # the national grid itself
+        with rasterio.open(WORLDPOP) as src:
+            b = src.bounds
+        bounds = f"bounds = [{b.left!r}, {b.bottom!r}, {b.right!r}, {b.top!r}]"
+    else:
         row, col, rows, cols = subset
         x0, x1 = left + col * resolution + 1.0, left + (col + cols) * resolution - 1.0
         y0, y1 = top - row * resolution - 1.0, top - (row + rows) * resolution + 1.0
@@ -166,7 +177,26 @@ def chunked(scenario_path: Path, out: Path, workers: int, chunk_size: int) -> di
         wall = time.perf_counter() - start
         rss = client.run(peak_rss_mb)
     return {"workers": workers, "wall_s": round(wall, 1), "stages_s": stages, "chunks": result.chunks,
-            "chunk_task_s": result.task_seconds, "peak_rss_mb_per_worker": sorted(round(v) for v in rss.values())}
+            "reused_chunks": result.reused, "chunk_task_s": result.task_seconds,
+            "peak_rss_mb_per_worker": sorted(round(v) for v in rss.values()),
+            "output_gb": round(sum(f.stat().st_size for f in out.iterdir()) / 1e9, 2)}
+
+
+def markdown(report: dict[str, object]) -> str:
+    """The runs of a report as a markdown table (stages in seconds)."""
+    runs = report["runs"]
+    assert isinstance(runs, list)
+    stages = list(dict.fromkeys(stage for run in runs for stage in run["stages_s"]))
+    head = ["workers", "chunks (reused)", "wall s", *(f"{stage} s" for stage in stages), "chunk tasks s (propagation)",
+            "peak RSS per worker MB", "output GB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * (len(head) - 1) + "---|"]
+    for run in runs:
+        tasks = run["chunk_task_s"]
+        cells = [run["workers"], f"{run['chunks']} ({run['reused_chunks']})", run["wall_s"],
+                 *(run["stages_s"].get(stage, "") for stage in stages), f"{tasks.get('total', '')} ({tasks.get('propagation', '')})",
+                 ", ".join(str(v) for v in run["peak_rss_mb_per_worker"]), run["output_gb"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -180,6 +210,7 @@ def main() -> None:
     parser.add_argument("--at", type=int, nargs=2, metavar=("ROW", "COL"), default=(5600, 7000))
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--chunk-size", type=int, default=1024)
+    parser.add_argument("--report", type=Path, help="also write the report here (JSON, relative to --work) and as a markdown table (.md)")
     args = parser.parse_args()
     report: dict[str, object] = {"mode": args.mode}
     if args.mode == "national":
@@ -234,6 +265,10 @@ def main() -> None:
             print(json.dumps(runs[-1]), flush=True)
         report["runs"] = runs
     print(json.dumps(report, indent=1))
+    if args.report is not None:
+        path = args.work / args.report  # an absolute --report stays as given
+        path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        path.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
 
 
 if __name__ == "__main__":

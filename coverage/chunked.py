@@ -34,8 +34,10 @@ from covgap.grid import AnalysisGrid
 
 __all__ = ["Chunk", "ChunkLayout", "combine_pairwise", "leaves", "pairwise_sum_ranges", "read_window", "write_tile", "write_vrt"]
 
-#: GDAL creation options of the per-chunk parts (the final COGs use covgap.export's).
-TILE_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "DEFLATE", "num_threads": "1"}
+#: GDAL creation options of the per-chunk parts (the final COGs use covgap.export's): Zstandard at
+#: level 1 writes about 4x faster than DEFLATE at GDAL's default level, and files as small.
+TILE_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "ZSTD", "zstd_level": 1,
+                "num_threads": "1"}
 
 
 

@@ -29,11 +29,12 @@ resumes where it stopped):
     cumulatively over the whole grid), and the mean elevation used to fill
     nodata before the hillshade (numpy's pairwise sum reproduced leaf by leaf).
 ``chunks``
-    per chunk: the elevation of the chunk and a halo of ``2 R + 2`` cells (R
-    the propagation radius in cells) and the transmitters within ``R + 1``
-    cells of it; signal, coverage, hillshade, urbanisation and gap layers of
-    the chunk; its people by (class, area, coverage) for the statistics; its
-    gap clusters, labelled within the chunk.
+    per chunk: the transmitters within ``R + 1`` cells of it (R the
+    propagation radius in cells) and the elevation of the chunk and a halo
+    wide enough for them (:func:`elevation_halo`); signal (all operators and
+    each operator alone in one sweep), coverage, hillshade, urbanisation and
+    gap layers of the chunk; its people by (class, area, coverage) for the
+    statistics; its gap clusters, labelled within the chunk.
 ``merge``
     gap clusters that touch across chunk edges (8-connected) are joined with
     a union-find over the edge labels, ranked, relabelled per chunk and
@@ -80,7 +81,7 @@ from scipy.spatial import cKDTree
 
 from covgap import clusters, layers, statistics, urbanisation
 from covgap._version import __version__
-from covgap.analysis import apply_changes, coverage_layers, place_sites
+from covgap.analysis import apply_changes, coverage_layers, coverage_layers_by_operator, place_sites
 from covgap.chunked import Chunk, ChunkLayout, combine_pairwise, leaves, pairwise_sum_ranges, read_window, write_tile, write_vrt
 from covgap.datasets.population import read_population
 from covgap.datasets.sites import read_sites
@@ -88,12 +89,12 @@ from covgap.errors import CovgapWarning, GridError, InputFileError
 from covgap.export import COG_OPTIONS, atomic_directory, layer_entry, sites_geojson, write_csv, write_json
 from covgap.grid import AnalysisGrid
 from covgap.hillshade import hillshade
-from covgap.propagation import signal_layers
+from covgap.propagation import SITE_DEM_SEARCH_M, signal_layers
 from covgap.regrid import regrid_population
 from covgap.scenario import Scenario
 from covgap.types import TECHNOLOGIES
 
-__all__ = ["ChunkedRun", "run_chunked", "chunk_memory_bound", "DEFAULT_CHUNK_SIZE"]
+__all__ = ["ChunkedRun", "run_chunked", "chunk_memory_bound", "elevation_halo", "DEFAULT_CHUNK_SIZE"]
 
 log = logging.getLogger("covgap.distributed")
 
@@ -163,26 +164,65 @@ class _Plan:
 
     @property
     def halo(self) -> int:
-        """Elevation halo of a chunk, cells: each reaching site's whole square plus the kernel's +1 sample."""
-        return 2 * self.radius_cells + 2
+        """Elevation halo of a chunk, cells (:func:`elevation_halo`)."""
+        return elevation_halo(self.radius_cells, self.layout.grid.resolution, itm=self.scenario.propagation.itm is not None)
+
+
+def elevation_halo(radius_cells: int, cell_m: float, *, itm: bool = False) -> int:
+    """Cells of elevation a chunk needs around it so that its signal equals the whole grid's.
+
+    A chunk's transmitters lie within ``R + 1`` cells of it (R the radius in
+    cells). The radial sweep (:func:`covgap.kernels.terrain.sweep_sites`)
+    gives a cell a value that depends only on the terrain between the site
+    and the cell and on the length of the site's side (east, north, west,
+    south) that holds the cell, ``min(R, cells to the window's edge)``: a
+    side that reaches into the chunk is at least ``h + 1`` cells long, so
+    ``h >= R - 1`` keeps it whole; rays cut by the window's edge change only
+    cells on that edge. A site on a nodata cell takes its ground height
+    from the valid cells within :data:`covgap.propagation.SITE_DEM_SEARCH_M`,
+    which must lie inside the window too: ``h = R + 1 + search``. The
+    Longley-Rice radials (``itm``) are not shown to be window-invariant, so
+    with them the halo holds every reaching site's whole square,
+    ``2 R + 2``.
+
+    Parameters
+    ----------
+    radius_cells : int
+        Propagation radius, cells.
+    cell_m : float
+        Cell size, m.
+    itm : bool
+        Some transmitter may use the ``itm`` model.
+
+    Returns
+    -------
+    int
+        Halo, cells.
+    """
+    if itm:
+        return 2 * radius_cells + 2
+    return radius_cells + 1 + max(1, int(round(SITE_DEM_SEARCH_M / cell_m)))
 
 
 def chunk_memory_bound(chunk_size: int, radius_cells: int, *, n_techs: int = 4, n_groups: int = 1, n_sites: int = 0) -> int:
     """Upper bound (bytes) of what one chunk task allocates at once.
 
     With ``c = chunk_size`` and ``h = 2 R + 2`` (R = propagation radius in
-    cells), the elevation window is ``w = (c + 2 h)^2`` cells. Over the
-    window, the propagation holds the float32 elevation, its filled copy and
-    nodata mask (9 B/cell) and, per technology, float32 best, second and
-    dominance, float64 power sum and int32 server index (28 B/cell, Numba
-    allocations) plus the finished layers (16 B/cell); the per-operator runs
-    hold the same again, one at a time. The chunk's own ~30 layers (at most
-    8 B/cell each), the statistics keys (8 B per column, 2 + 4 per operator
-    group) and the cluster labelling add ``c^2 * (320 + 32 n_groups)``
-    bytes; the site table and its k-d tree ``200 n_sites``; Python, xarray
-    and GDAL bookkeeping a fixed 64 MiB. Nothing grows with the region
-    (the source population grid, 1 km, is read whole by the population
-    stage only: 1.5 M cells for all of Vietnam).
+    cells; the largest :func:`elevation_halo`), the elevation window is
+    ``w = (c + 2 h)^2`` cells. Over the window, the propagation holds the
+    float32 elevation, its filled copy and nodata mask (9 B/cell) and, per
+    technology and per group of transmitters swept (``n_groups``: all
+    operators together, and each operator alone when they are counted
+    apart; every group's state lives until the sweep ends), float32 best,
+    second and dominance, float64 power sum and int32 server index
+    (28 B/cell, Numba allocations) plus the finished layers and coverage
+    (16 B/cell). The chunk's own ~30 layers (at most 8 B/cell each), the
+    statistics keys (8 B per column, 2 + 4 per group) and the cluster
+    labelling add ``c^2 * (320 + 32 n_groups)`` bytes; the site table and
+    its k-d tree ``200 n_sites``; Python, xarray and GDAL bookkeeping a
+    fixed 64 MiB. Nothing grows with the region (the source population
+    grid, 1 km, is read whole by the population stage only: 1.5 M cells
+    for all of Vietnam).
 
     Returns
     -------
@@ -190,9 +230,9 @@ def chunk_memory_bound(chunk_size: int, radius_cells: int, *, n_techs: int = 4, 
         Bytes.
     """
     window = (chunk_size + 2 * (2 * radius_cells + 2)) ** 2
-    per_window = 9 + n_techs * (28 + 16)
+    per_window = 9 + n_techs * n_groups * (28 + 16)
     chunk = chunk_size**2 * (320 + 32 * n_groups)
-    return int(window * per_window * 2 + chunk + 200 * n_sites + (64 << 20))
+    return int(window * per_window + chunk + 200 * n_sites + (64 << 20))
 
 
 # --------------------------------------------------------------------- client
@@ -489,11 +529,25 @@ def _write_atomic(path: Path, text: str | bytes) -> None:
 # --------------------------------------------------------------------- tasks: chunks
 
 
-def _signal(plan: _Plan, elevation: xr.DataArray, positions: np.ndarray) -> xr.Dataset:
-    """coverage_layers of the transmitters at ``positions`` (global rows), with global server indices
-    and every layer of every technology the whole site table has, in the in-memory order."""
+def _signal(plan: _Plan, elevation: xr.DataArray, positions: np.ndarray, crop: dict[str, slice]) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
+    """Coverage of the transmitters at ``positions`` (global rows) over the chunk ``crop`` of the window ``elevation``.
+
+    All transmitters together and per operator group, in one sweep, as the
+    in-memory path (:func:`covgap.analysis.coverage_layers_by_operator`
+    when operators are counted apart). The union has global server indices
+    and every layer of every technology the whole site table has, in the
+    in-memory order; an operator without transmitters here covers nothing.
+    """
+    if not positions.size:  # nothing to sweep: the chunk alone is enough
+        elevation, crop = elevation.isel(crop), {}
     sites = plan.sites.iloc[positions].reset_index(drop=True)
-    signal = coverage_layers(elevation, sites, plan.scenario)
+    if plan.operator_groups:
+        signal, per_operator = coverage_layers_by_operator(elevation, sites, plan.scenario)
+        empty = sites.iloc[:0]
+        per_operator = {op: per_operator[op] if op in per_operator else coverage_layers(elevation, empty, plan.scenario)
+                        for op in plan.operator_groups}
+    else:
+        signal, per_operator = coverage_layers(elevation, sites, plan.scenario), {}
     grid = AnalysisGrid.from_dataarray(elevation)
     here = set(sites["tech"])
     out: dict[str, xr.DataArray] = {}
@@ -503,7 +557,7 @@ def _signal(plan: _Plan, elevation: xr.DataArray, positions: np.ndarray) -> xr.D
             template = plan.templates.get(name)
             if name in signal and (tech in here or template is None):
                 da = signal[name]
-                if kind == "best_server":
+                if kind == "best_server" and tech in here:  # else no server anywhere (-1)
                     values = np.asarray(da.values)
                     mapped = np.where(values >= 0, positions[np.clip(values, 0, None)], -1).astype(np.int32)
                     da = da.copy(data=mapped)
@@ -513,41 +567,64 @@ def _signal(plan: _Plan, elevation: xr.DataArray, positions: np.ndarray) -> xr.D
                 out[name] = grid.dataarray(np.full(grid.shape, fill, template["dtype"]), name, template["attrs"]["units"],
                                            template["attrs"]["long_name"],
                                            **{k: v for k, v in template["attrs"].items() if k not in ("units", "long_name")})
-    return xr.Dataset(out)
+    return xr.Dataset(out).isel(crop), {op: group.isel(crop) for op, group in per_operator.items()}
 
 
-def _chunk_sites(plan: _Plan, chunk: Chunk, operator: str | None = None) -> np.ndarray:
+def _chunk_sites(plan: _Plan, chunk: Chunk) -> np.ndarray:
     reach = plan.radius_cells + 1
     near = (
         (plan.site_rows >= chunk.row0 - reach) & (plan.site_rows < chunk.row1 + reach)
         & (plan.site_cols >= chunk.col0 - reach) & (plan.site_cols < chunk.col1 + reach)
     )
-    if operator is not None:
-        near &= (plan.sites["operator"] == operator).to_numpy()
     return np.flatnonzero(near)
 
 
 def _integer_people(plan: _Plan, chunk: Chunk, population: np.ndarray, carries: np.ndarray) -> np.ndarray:
     """:func:`covgap.statistics.integer_population` of the whole grid, restricted to the chunk."""
     values = np.clip(np.nan_to_num(population.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
-    people = np.empty(values.shape, np.int64)
-    for k in range(values.shape[0]):
-        carry = carries[chunk.row0 + k, chunk.j]
-        run = np.cumsum(np.concatenate(([carry], values[k])))
-        rounded = np.floor(run + 0.5).astype(np.int64)
-        people[k] = np.diff(rounded)
-    return people
+    run = np.cumsum(np.column_stack([carries[chunk.row0: chunk.row1, chunk.j], values]), axis=1)  # row by row, carry first
+    return np.diff(np.floor(run + 0.5).astype(np.int64), axis=1)
 
 
 def _coverage_keys(plan: _Plan, ds: xr.Dataset, per_operator: dict[str, xr.Dataset], classes: np.ndarray, codes: np.ndarray, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    columns = [classes.ravel().astype(np.int64), codes.ravel().astype(np.int64)]
-    for group in (ds, *(per_operator[op] for op in plan.operator_groups)):
-        for tech in TECHNOLOGIES:
-            columns.append((np.asarray(group[f"covered_{tech}"].values) == 1).ravel().astype(np.int64))
-    keys = np.column_stack(columns)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    sums = np.bincount(inverse.ravel(), weights=people.ravel().astype(np.float64), minlength=len(unique))
-    return unique, np.rint(sums).astype(np.int64)
+    """People per distinct (class, area, covered by each technology of each group) key of the chunk.
+
+    Returns the distinct keys (one row each, columns in that order, rows
+    sorted) and their whole people.
+    """
+    columns = [classes.ravel(), codes.ravel()]
+    n_techs = len(TECHNOLOGIES)
+    for group in (ds, *(per_operator[op] for op in plan.operator_groups)):  # a group's flags as one number, first technology highest
+        flags = np.zeros(classes.size, np.uint8)
+        for t, tech in enumerate(TECHNOLOGIES):
+            flags |= (np.asarray(group[f"covered_{tech}"].values).ravel() == 1).astype(np.uint8) << (n_techs - 1 - t)
+        columns.append(flags)
+    inverse = _row_ranks(columns)
+    first = np.full(int(inverse.max(initial=-1)) + 1, inverse.size, np.int64)
+    np.minimum.at(first, inverse, np.arange(inverse.size))
+    keys = [columns[0][first], columns[1][first]]
+    keys += [(flags[first] >> (n_techs - 1 - t)) & 1 for flags in columns[2:] for t in range(n_techs)]
+    sums = np.bincount(inverse, weights=people.ravel().astype(np.float64), minlength=first.size)
+    return np.column_stack(keys).astype(np.int64), np.rint(sums).astype(np.int64)
+
+
+def _row_ranks(columns: list[np.ndarray]) -> np.ndarray:
+    """Rank of every row of non-negative integer ``columns`` among the distinct rows, in lexicographic order.
+
+    The columns are folded into one int64 code left to right (``code * (max + 1) + column``),
+    re-ranked whenever the next fold could overflow, so one 1-D sort does what
+    ``np.unique(axis=0)`` does with slow row comparisons.
+    """
+    code = np.zeros(columns[0].size, np.int64)
+    bound = 1  # code < bound
+    for column in columns:
+        radix = int(column.max(initial=0)) + 1
+        if bound * radix >= 1 << 62:
+            values, code = np.unique(code, return_inverse=True)
+            bound = values.size
+        code = code * radix + column.astype(np.int64)
+        bound *= radix
+    return np.unique(code, return_inverse=True)[1].ravel()
 
 
 def _clusters(plan: _Plan, chunk: Chunk, layer: xr.DataArray, tree: cKDTree | None) -> dict[str, Any]:
@@ -623,11 +700,7 @@ def _compute_chunk(plan: _Plan, chunk: Chunk, folder: Path) -> dict[str, Any]:
                             {"units": "m", "long_name": "terrain elevation above mean sea level", "standard_name": "height_above_mean_sea_level"})
     crop = {"y": slice(chunk.row0 - r0, chunk.row1 - r0), "x": slice(chunk.col0 - c0, chunk.col1 - c0)}
     started = time.perf_counter()
-    signal = _signal(plan, elevation, _chunk_sites(plan, chunk)).isel(crop)
-    per_operator = {
-        op: coverage_layers(elevation, plan.sites.iloc[_chunk_sites(plan, chunk, op)].reset_index(drop=True), scenario).isel(crop)
-        for op in plan.operator_groups
-    }
+    signal, per_operator = _signal(plan, elevation, _chunk_sites(plan, chunk), crop)
     propagation_s = time.perf_counter() - started
     # hillshade: the chunk and one cell around it, nodata filled with the whole grid's mean elevation
     fill = float.fromhex(json.loads((plan.work / "fill.json").read_text())["fill"])
@@ -908,7 +981,7 @@ def _task_cog(plan: _Plan, layer: dict[str, Any], target: str) -> str:
     parts = [(plan.work / "chunks" / c.key / f"{layer['name']}.tif", c.row0, c.col0, *c.shape) for c in layout.chunks()]
     write_vrt(vrt, layout.grid, parts, dtype=layer["dtype"], attrs=layer["attrs"])
     with rasterio.Env(GDAL_NUM_THREADS="1"):
-        rasterio.shutil.copy(str(vrt), target, driver="COG", **COG_OPTIONS)
+        rasterio.shutil.copy(str(vrt), target, driver="COG", **COG_OPTIONS, bigtiff="IF_SAFER")  # a national layer may pass 4 GB
     return target
 
 

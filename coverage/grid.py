@@ -185,7 +185,7 @@ class AnalysisGrid:
         x, y = self.coords()
         da = xr.DataArray(values, dims=("y", "x"), coords={"y": y, "x": x}, name=name)
         da.attrs.update({"units": units, "long_name": long_name, **attrs})
-        return da.rio.write_crs(self.crs).rio.write_transform(self.transform)
+        return da.rio.write_crs(self.crs, inplace=True).rio.write_transform(self.transform, inplace=True)
 
     @classmethod
     def from_dataarray(cls, da: xr.DataArray | xr.Dataset) -> "AnalysisGrid":

@@ -106,7 +106,8 @@ def regrid_population(population: xr.DataArray, grid: AnalysisGrid) -> xr.DataAr
     n_cells = np.bincount(key[inside], minlength=n_src).astype(np.float64)
 
     share = np.minimum(1.0, n_cells * res_v**2 / src_area.ravel())
-    share[_fully_inside(src_crs, src_transform, counts.shape, grid)] = 1.0
+    holding = np.flatnonzero(n_cells)  # only the source cells holding a centre are ever used
+    share[holding[_fully_inside(src_crs, src_transform, holding, counts.shape[1], grid)]] = 1.0
     target = counts.ravel() * share
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(raw_sum > 0, target / raw_sum, 0.0)
@@ -130,15 +131,18 @@ def _cell_areas(crs: CRS, affine: object, shape: tuple[int, int]) -> np.ndarray:
     return np.full(shape, abs(affine.a * affine.e))  # type: ignore[attr-defined]
 
 
-def _fully_inside(crs: CRS, affine: object, shape: tuple[int, int], grid: AnalysisGrid) -> np.ndarray:
-    """Flat mask of the source cells whose four corners all lie inside the grid."""
-    left, bottom, right, top = grid.bounds
-    rows, cols = np.meshgrid(np.arange(shape[0] + 1), np.arange(shape[1] + 1), indexing="ij")
-    cx, cy = affine @ (cols.ravel().astype(float), rows.ravel().astype(float))  # type: ignore[operator]
-    gx, gy = transform(crs, grid.crs, np.asarray(cx), np.asarray(cy))
-    gx = np.asarray(gx).reshape(rows.shape)
-    gy = np.asarray(gy).reshape(rows.shape)
-    corner_in = (gx >= left) & (gx <= right) & (gy >= bottom) & (gy <= top)
-    cell_in = corner_in[:-1, :-1] & corner_in[1:, :-1] & corner_in[:-1, 1:] & corner_in[1:, 1:]
-    return cell_in.ravel()
+def _fully_inside(crs: CRS, affine: object, cells: np.ndarray, width: int, grid: AnalysisGrid) -> np.ndarray:
+    """Which of the source ``cells`` (flat indices, raster ``width`` columns) have all four corners inside the grid.
 
+    Each corner is transformed on its own, so the answer for a cell does
+    not depend on which other cells are asked about.
+    """
+    left, bottom, right, top = grid.bounds
+    rows, cols = np.divmod(cells, width)
+    corner_rows = np.concatenate([rows, rows, rows + 1, rows + 1]).astype(float)
+    corner_cols = np.concatenate([cols, cols + 1, cols, cols + 1]).astype(float)
+    cx, cy = affine @ (corner_cols, corner_rows)  # type: ignore[operator]
+    gx, gy = transform(crs, grid.crs, np.asarray(cx), np.asarray(cy))
+    gx, gy = np.asarray(gx), np.asarray(gy)
+    corner_in = ((gx >= left) & (gx <= right) & (gy >= bottom) & (gy <= top)).reshape(4, -1)
+    return corner_in.all(axis=0)

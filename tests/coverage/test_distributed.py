@@ -25,7 +25,7 @@ from rasterio.warp import transform as transform_points
 
 from covgap.analysis import analyse, coverage_layers, load_inputs
 from covgap.chunked import ChunkLayout, combine_pairwise, leaves, pairwise_sum_ranges
-from covgap.distributed import chunk_memory_bound, run_chunked
+from covgap.distributed import chunk_memory_bound, elevation_halo, run_chunked
 from covgap.export import write_run
 from covgap.scenario import load_scenario
 
@@ -210,28 +210,52 @@ def _spanning(run: Path, features: list[dict]) -> bool:
 
 @pytest.mark.filterwarnings("ignore:.*cells without elevation data:UserWarning")
 def test_propagation_is_window_invariant(tmp_path: Path) -> None:
-    """A window of the chunk plus 2R + 2 cells, with the sites within R + 1 cells, gives the whole grid's values."""
+    """A window of the chunk plus the halo, with the sites within R + 1 cells, gives the whole grid's values.
+
+    One site stands on the nodata (sea) patch R cells from chunk (2, 1): its
+    ground height comes from the valid cells within 1 km, near the window's
+    edge.
+    """
     scenario = load_scenario(make_region(tmp_path / "region", radius_km=1.5))
     inputs = load_inputs(scenario)
-    full = coverage_layers(inputs.elevation, inputs.sites, scenario)
-    layout = ChunkLayout(inputs.grid, 32)
     radius = int(scenario.propagation.max_radius_km * 1000 / RES)
-    rows, cols = (np.floor(v).astype(int) for v in inputs.grid.rowcol(inputs.sites["x"].to_numpy(), inputs.sites["y"].to_numpy()))
-    for chunk in [layout.chunk(1, 1), layout.chunk(0, 3), layout.chunk(2, 2)]:
-        r0, r1, c0, c1 = layout.expand(chunk.row0, chunk.row1, chunk.col0, chunk.col1, 2 * radius + 2)
+    halo = elevation_halo(radius, RES)
+    layout = ChunkLayout(inputs.grid, 32)
+    sea = inputs.sites.iloc[[0]].assign(site_id="sea", tech="4G", freq_mhz=1800.0)
+    x, y = inputs.grid.transform * (32 - radius + 0.5, 95 + 0.5)
+    sites = pd.concat([inputs.sites, sea.assign(x=x, y=y)], ignore_index=True)
+    assert np.isnan(inputs.elevation.values[95, 32 - radius]) and halo == radius + 1 + 10
+    full = coverage_layers(inputs.elevation, sites, scenario)
+    rows, cols = (np.floor(v).astype(int) for v in inputs.grid.rowcol(sites["x"].to_numpy(), sites["y"].to_numpy()))
+    for chunk in [layout.chunk(1, 1), layout.chunk(0, 3), layout.chunk(2, 2), layout.chunk(2, 1)]:
+        r0, r1, c0, c1 = layout.expand(chunk.row0, chunk.row1, chunk.col0, chunk.col1, halo)
         near = np.flatnonzero((rows >= chunk.row0 - radius - 1) & (rows < chunk.row1 + radius + 1)
                               & (cols >= chunk.col0 - radius - 1) & (cols < chunk.col1 + radius + 1))
         window = inputs.elevation.isel(y=slice(r0, r1), x=slice(c0, c1))
         window = layout.subgrid(r0, r1, c0, c1).dataarray(np.asarray(window.values), "elevation", "m", "elevation")
-        part = coverage_layers(window, inputs.sites.iloc[near].reset_index(drop=True), scenario)
+        part = coverage_layers(window, sites.iloc[near].reset_index(drop=True), scenario)
         crop = {"y": slice(chunk.row0 - r0, chunk.row1 - r0), "x": slice(chunk.col0 - c0, chunk.col1 - c0)}
         for tech in ("2G", "3G", "4G"):
-            a = np.asarray(full[f"received_power_{tech}"].values)[chunk.row0:chunk.row1, chunk.col0:chunk.col1]
-            b = np.asarray(part[f"received_power_{tech}"].isel(crop).values)
-            assert np.array_equal(a, b, equal_nan=True), tech
+            for kind in ("received_power", "second_power", "dominance"):
+                a = np.asarray(full[f"{kind}_{tech}"].values)[chunk.row0:chunk.row1, chunk.col0:chunk.col1]
+                b = np.asarray(part[f"{kind}_{tech}"].isel(crop).values)
+                assert np.array_equal(a, b, equal_nan=True), (kind, tech)
             server = np.asarray(part[f"best_server_{tech}"].isel(crop).values)
             mapped = np.where(server >= 0, near[np.clip(server, 0, None)], -1)
             assert np.array_equal(np.asarray(full[f"best_server_{tech}"].values)[chunk.row0:chunk.row1, chunk.col0:chunk.col1], mapped)
+
+
+def test_chunks_no_transmitter_reaches(tmp_path: Path, cluster) -> None:
+    """Chunks out of every site's reach (no sweep, no window) equal the in-memory run; a technology nobody has stays empty."""
+    toml = make_region(tmp_path / "region", (72, 72), radius_km=1.0, operators=3)
+    sites = pd.read_csv(toml.parent / "sites.csv", keep_default_na=False, dtype=str)
+    x, _ = transform_points("EPSG:4326", CRS, sites["lon"].astype(float).tolist(), sites["lat"].astype(float).tolist())
+    west = (np.asarray(x) < X0 + 30 * RES) & (sites["tech"] != "5G").to_numpy()  # the chunks from column 48 on are out of reach
+    sites[west].to_csv(toml.parent / "sites.csv", index=False)
+    scenario = load_scenario(toml)
+    result = run_chunked(scenario, tmp_path / "chunked", client=cluster, chunk_size=24)
+    assert result.chunks == 9
+    assert_same_run(tmp_path / "chunked", in_memory_run(scenario, tmp_path / "memory"))
 
 
 def test_pairwise_sum_matches_numpy() -> None:
