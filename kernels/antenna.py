@@ -104,6 +104,14 @@ def antenna_gain_db(
     gain_dbi : float
         Boresight gain G_max (dBi).
     """
+    return gain_db(off_azimuth_deg, depression_deg, omni, 1.0 / h_beamwidth_deg, front_to_back_db,
+                   1.0 / v_beamwidth_deg, sidelobe_db, mech_tilt_deg, elec_tilt_deg, gain_dbi)
+
+
+@ngjit
+def gain_db(off_azimuth_deg, depression_deg, omni, inv_h_beamwidth, front_to_back_db, inv_v_beamwidth, sidelobe_db,
+            mech_tilt_deg, elec_tilt_deg, gain_dbi):
+    """:func:`antenna_gain_db` with reciprocal beamwidths (1/degree), for sweeps that evaluate one antenna per cell."""
     if omni:
         tilt = elec_tilt_deg + mech_tilt_deg
         a_h = 0.0
@@ -112,8 +120,8 @@ def antenna_gain_db(
         tilt = elec_tilt_deg
         if mech_tilt_deg != 0.0:
             tilt += mech_tilt_deg * cos_deg(phi)
-        x = phi / h_beamwidth_deg
+        x = phi * inv_h_beamwidth
         a_h = min(12.0 * x * x, front_to_back_db)
-    y = (depression_deg - tilt) / v_beamwidth_deg
+    y = (depression_deg - tilt) * inv_v_beamwidth
     a_v = min(12.0 * y * y, sidelobe_db)
     return gain_dbi - min(a_v + a_h, front_to_back_db)

@@ -60,7 +60,7 @@ import math
 import numpy as np
 from numba import prange
 
-from covgap.kernels.antenna import antenna_gain_db, atan2_deg
+from covgap.kernels.antenna import atan2_deg, gain_db
 from covgap.kernels.bestserver import add_power
 from covgap.kernels.jit import cell_jit, inline_jit, ngjit, pjit
 from covgap.kernels.pathloss import (
@@ -498,20 +498,34 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
 
 
 @cell_jit
-def _pattern(site, azimuth_deg, depression_deg):
-    """Antenna gain (dBi) of a site towards a direction (azimuth from grid north, angle below horizontal)."""
-    return antenna_gain_db(
+def _pattern(site, inv_bw, azimuth_deg, depression_deg):
+    """Antenna gain (dBi) of a site towards a direction (azimuth from grid north, angle below horizontal).
+
+    ``inv_bw`` holds the reciprocals of the site's horizontal and vertical
+    beamwidths (:func:`_inverse_beamwidths`).
+    """
+    return gain_db(
         azimuth_deg - site[S_AZIMUTH],
         depression_deg,
         site[S_OMNI] != 0.0,
-        site[S_HBW],
+        inv_bw[0],
         site[S_FTB],
-        site[S_VBW],
+        inv_bw[1],
         site[S_SLA],
         site[S_MECH_TILT],
         site[S_ELEC_TILT],
         site[S_GAIN],
     )
+
+
+@ngjit
+def _inverse_beamwidths(sites):
+    """Reciprocal horizontal and vertical beamwidths (1/degree) of each site row, (n, 2)."""
+    inv = np.empty((sites.shape[0], 2))
+    for i in range(sites.shape[0]):
+        inv[i, 0] = 1.0 / sites[i, S_HBW]
+        inv[i, 1] = 1.0 / sites[i, S_VBW]
+    return inv
 
 
 @cell_jit
@@ -531,7 +545,7 @@ def _cell_power(site, row0, col0, row, col, d, h_rx_frame, los, diff_db, rx_heig
         int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT], rx_height_m, los
     ) + diff_db
     azimuth, depression = _direction(row0, col0, row, col, d, h_rx_frame, cell_m, site[S_OMNI] == 0.0)
-    return site[S_POWER] + _pattern(site, azimuth, depression) - loss
+    return site[S_POWER] + _pattern(site, _inverse_beamwidths(site.reshape(1, -1))[0], azimuth, depression) - loss
 
 
 #: Path loss is tabulated per site every 1/LOSS_TABLE_STEPS cell and interpolated
@@ -558,7 +572,7 @@ def _loss_tables(site, rx_height_m, cell_m, radius_cells):
 def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon, n, hd, hh, z_tx,
                rx_height_m, cell_m, inv_2ka, r2max, inv_step, inv_u, group, indices, row0, col0, drow_u, dcol_u,
                drow_v, dcol_v, wavelength, mode, table, best, second, total, best_index, field_loss, field_diff,
-               field_los, write_fields, directional):
+               field_los, write_fields, directional, inv_bw):
     """Advance ray k over columns [u_start, u_stop): model each cell it owns; return its horizon and hull size."""
     site = group[0]
     step = 1.0 / inv_step
@@ -590,12 +604,12 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                     loss = lo + (x - i) * (table[1 - t, i + 1] - lo)
                 azimuth, depression = _direction(row0, col0, row, col, d, h_rx, cell_m, directional)
                 if write_fields:
-                    field_loss[row, col] = loss + diff - _pattern(site, azimuth, depression)
+                    field_loss[row, col] = loss + diff - _pattern(site, inv_bw[0], azimuth, depression)
                     field_diff[row, col] = diff
                     field_los[row, col] = VISIBLE if los else INVISIBLE
                 else:
                     for g in range(group.shape[0]):  # the sectors sharing this mast and carrier
-                        p = group[g, S_POWER] + _pattern(group[g], azimuth, depression) - loss - diff
+                        p = group[g, S_POWER] + _pattern(group[g], inv_bw[g], azimuth, depression) - loss - diff
                         add_power(best, second, total, best_index, row, col, p, indices[g])
         d = u * step
         h = z - d * d * inv_2ka - z_tx
@@ -655,19 +669,20 @@ def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second
     directional = False
     for g in range(group.shape[0]):
         directional = directional or group[g, S_OMNI] == 0.0
+    inv_bw = _inverse_beamwidths(group)
     n_blocks = starts[4]
     n_items = min(n_blocks, WORK_ITEMS)
     for item in prange(n_items):
         for b in range(item, n_blocks, n_items):
             _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radius_m, cap, z_tx, rx_height_m,
                          cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength, mode, table, best, second, total,
-                         best_index, field_loss, field_diff, field_los, write_fields, directional)
+                         best_index, field_loss, field_diff, field_los, write_fields, directional, inv_bw)
 
 
 @ngjit
 def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radius_m, cap, z_tx, rx_height_m, cell_m,
                  inv_2ka, r2max, inv_u, group, indices, wavelength, mode, table, best, second, total, best_index,
-                 field_loss, field_diff, field_los, write_fields, directional):
+                 field_loss, field_diff, field_los, write_fields, directional, inv_bw):
     """Sweep the b-th block of :data:`BLOCK_RAYS` rays of one mast (see :func:`_sweep_site`)."""
     side, k_first, k_last = _block_of(b, starts, lengths)
     big_r = lengths[side]
@@ -701,7 +716,7 @@ def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radi
                     flat, base, su, sv, k_first + kl, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon[kl],
                     counts[kl], hd[kl], hh[kl], z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u,
                     group, indices, row0, col0, drow_u, dcol_u, drow_v, dcol_v, wavelength, mode, table, best,
-                    second, total, best_index, field_loss, field_diff, field_los, write_fields, directional,
+                    second, total, best_index, field_loss, field_diff, field_los, write_fields, directional, inv_bw,
                 )
                 horizon[kl] = h
                 counts[kl] = n
@@ -771,6 +786,7 @@ def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, 
     inv_2ka = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     z_tx = dem[row0, col0] + site[S_HEIGHT]
     directional = site[S_OMNI] == 0.0
+    inv_bw = _inverse_beamwidths(site.reshape(1, -1))[0]
     for row in prange(height):
         for col in range(width):
             path = loss[row, col]
@@ -781,6 +797,6 @@ def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, 
             d2 = dx * dx + dy * dy
             h_rx = dem[row, col] + rx_height_m - d2 * inv_2ka - z_tx
             azimuth, depression = _direction(row0, col0, row, col, math.sqrt(d2), h_rx, cell_m, directional)
-            gain = _pattern(site, azimuth, depression)
+            gain = _pattern(site, inv_bw, azimuth, depression)
             add_power(best, second, total, best_index, row, col, site[S_POWER] + gain - path, index)
 
