@@ -17,7 +17,8 @@ Without ``--subset`` the whole grid runs; ``--subset ROWS COLS`` runs a
 window of it (top-left at ``--at ROW COL`` of the national grid) with every
 site inside; the subset's figures extrapolate by transmitters and cells
 (see benchmarks/RESULTS.md). Each run's figures (wall time, time per stage,
-chunk-task seconds, peak RSS per worker, output size) are printed as JSON
+chunk-task seconds, each worker's resident memory at the start and its peak
+per stage against ``chunk_memory_bound``, output size) are printed as JSON
 and written to ``--report`` (JSON, plus a markdown table beside it, ``.md``;
 a relative path is taken under ``--work``). A national
 run interrupted part-way resumes from its finished chunks when started
@@ -156,7 +157,7 @@ def peak_rss_mb() -> float:
 def chunked(scenario_path: Path, out: Path, workers: int, chunk_size: int) -> dict[str, object]:
     from distributed import Client, LocalCluster
 
-    from covgap.distributed import run_chunked
+    from covgap.distributed import chunk_memory_bound, elevation_halo, run_chunked
     from covgap.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
@@ -175,10 +176,20 @@ def chunked(scenario_path: Path, out: Path, workers: int, chunk_size: int) -> di
         result = run_chunked(scenario, out, client=client, chunk_size=chunk_size, overwrite=True, progress=progress,
                              numba_threads=1)
         wall = time.perf_counter() - start
-        rss = client.run(peak_rss_mb)
+    sites = json.loads((out / "sites.geojson").read_text())["features"]
+    techs = {f["properties"]["tech"] for f in sites}
+    operators = {f["properties"]["operator"] for f in sites}
+    resolution = scenario.grid.resolution_m
+    bound = chunk_memory_bound(chunk_size, elevation_halo(int(scenario.propagation.max_radius_km * 1000 / resolution), resolution),
+                               n_techs=len(techs), n_groups=1 + len(operators) if len(operators) > 1 else 1, n_sites=len(sites))
+    mb = {stage: [round(v / 2**20) for v in peaks.values()] for stage, peaks in result.memory.items()}
+    growth = [max(peaks[w] for stage, peaks in result.memory.items() if stage != "start") - start
+              for w, start in result.memory.get("start", {}).items()]
     return {"workers": workers, "wall_s": round(wall, 1), "stages_s": stages, "chunks": result.chunks,
             "reused_chunks": result.reused, "chunk_task_s": result.task_seconds,
-            "peak_rss_mb_per_worker": sorted(round(v) for v in rss.values()),
+            "peak_rss_mb_per_worker": [max(peaks[i] for stage, peaks in mb.items() if stage != "start") for i in range(workers)],
+            "memory_mb_per_worker": mb, "growth_mb_per_worker": [round(g / 2**20) for g in growth],
+            "chunk_memory_bound_mb": round(bound / 2**20),
             "output_gb": round(sum(f.stat().st_size for f in out.iterdir()) / 1e9, 2)}
 
 
@@ -188,13 +199,14 @@ def markdown(report: dict[str, object]) -> str:
     assert isinstance(runs, list)
     stages = list(dict.fromkeys(stage for run in runs for stage in run["stages_s"]))
     head = ["workers", "chunks (reused)", "wall s", *(f"{stage} s" for stage in stages), "chunk tasks s (propagation)",
-            "peak RSS per worker MB", "output GB"]
+            "peak RSS per worker MB", "growth over start MB (bound)", "output GB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * (len(head) - 1) + "---|"]
     for run in runs:
         tasks = run["chunk_task_s"]
         cells = [run["workers"], f"{run['chunks']} ({run['reused_chunks']})", run["wall_s"],
                  *(run["stages_s"].get(stage, "") for stage in stages), f"{tasks.get('total', '')} ({tasks.get('propagation', '')})",
-                 ", ".join(str(v) for v in run["peak_rss_mb_per_worker"]), run["output_gb"]]
+                 ", ".join(str(v) for v in run["peak_rss_mb_per_worker"]),
+                 f"{', '.join(str(v) for v in run['growth_mb_per_worker'])} ({run['chunk_memory_bound_mb']})", run["output_gb"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

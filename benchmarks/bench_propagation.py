@@ -68,7 +68,7 @@ def one_site(dem: np.ndarray, repeats: int) -> None:
     state = bestserver.new_state(*dem.shape)
     t0 = time.perf_counter()
     terrain.sweep_sites(dem[:64, :64].copy(), sector(32, 32, 900.0), index, starts, RX_H, CELL, K,
-                        *bestserver.new_state(64, 64))
+                        *bestserver.new_state(64, 64), 0, 0)
     terrain.line_of_sight(dem[:64, :64].copy(), 32, 32, 30.0, RX_H, 900.0, CELL, K)
     print(f"JIT warm-up (cache load or compile): {time.perf_counter() - t0:.2f} s")
     for radius_km in (20.0, 50.0):
@@ -80,7 +80,7 @@ def one_site(dem: np.ndarray, repeats: int) -> None:
         for name, mode in (("Hata", terrain.NO_DIFFRACTION), ("Hata+Bullington", terrain.BULLINGTON),
                            ("Hata+Deygout", terrain.DEYGOUT)):
             t, cpu = best_of(lambda: terrain.sweep_sites(dem, sector(c, c, radius, mode), index, starts, RX_H, CELL,
-                                                         K, *state), repeats)
+                                                         K, *state, 0, 0), repeats)
             line.append(f"{name} {t:.3f} s, CPU {cpu:.3f} s ({cells / t / 1e6:.1f} M cells/s, {t / los_t:.1f}x LOS)")
         print("; ".join(line))
         if radius_km == 50.0:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Mapping
 
 import numpy as np
 import pandas as pd
@@ -162,28 +162,39 @@ def place_sites(sites: pd.DataFrame, grid: AnalysisGrid, *, source: str) -> pd.D
 
 
 def coverage_layers(
-    elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario, *, progress: Callable[[int], None] | None = None
+    elevation: xr.DataArray,
+    sites: pd.DataFrame,
+    scenario: Scenario,
+    *,
+    progress: Callable[[int], None] | None = None,
+    crop: Mapping[str, slice] | None = None,
 ) -> xr.Dataset:
     """Signal and coverage per technology for one set of transmitters.
 
     Every technology gets ``received_power_<tech>``, ``best_server_<tech>``
     and ``covered_<tech>``, also those without any transmitter (no signal,
     nothing covered), so that runs of different scenarios compare layer by
-    layer.
+    layer. With ``crop``, the layers cover ``elevation.isel(crop)`` only
+    (see :func:`covgap.propagation.signal_layers_by_group`).
     """
     if len(sites):
-        signal, _groups = signal_layers_by_group(elevation, sites, scenario.propagation, by=None, progress=progress)
+        signal, _groups = signal_layers_by_group(elevation, sites, scenario.propagation, by=None, progress=progress, crop=crop)
     else:
         signal = xr.Dataset()
-    return _with_coverage(signal, AnalysisGrid.from_dataarray(elevation), scenario.thresholds)
+    return _with_coverage(signal, AnalysisGrid.from_dataarray(elevation.isel(crop or {})), scenario.thresholds)
 
 
 def coverage_layers_by_operator(
-    elevation: xr.DataArray, sites: pd.DataFrame, scenario: Scenario, *, progress: Callable[[int], None] | None = None
+    elevation: xr.DataArray,
+    sites: pd.DataFrame,
+    scenario: Scenario,
+    *,
+    progress: Callable[[int], None] | None = None,
+    crop: Mapping[str, slice] | None = None,
 ) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
     """:func:`coverage_layers` of all operators together and of each operator alone, in one sweep."""
-    grid = AnalysisGrid.from_dataarray(elevation)
-    union, groups = signal_layers_by_group(elevation, sites, scenario.propagation, by="operator", progress=progress)
+    grid = AnalysisGrid.from_dataarray(elevation.isel(crop or {}))
+    union, groups = signal_layers_by_group(elevation, sites, scenario.propagation, by="operator", progress=progress, crop=crop)
     return (
         _with_coverage(union, grid, scenario.thresholds),
         {op: _with_coverage(signal, grid, scenario.thresholds) for op, signal in groups.items()},

@@ -50,6 +50,7 @@ the region: see :func:`chunk_memory_bound`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -58,7 +59,6 @@ import os
 import pickle
 import shutil
 import time
-import tracemalloc
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,12 +94,16 @@ from covgap.regrid import regrid_population
 from covgap.scenario import Scenario
 from covgap.types import TECHNOLOGIES
 
-__all__ = ["ChunkedRun", "run_chunked", "chunk_memory_bound", "elevation_halo", "DEFAULT_CHUNK_SIZE"]
+__all__ = ["ChunkedRun", "run_chunked", "chunk_memory_bound", "elevation_halo", "DEFAULT_CHUNK_SIZE", "GDAL_CACHE_BYTES"]
 
 log = logging.getLogger("covgap.distributed")
 
 #: Default chunk side in cells (1024 x 1024 cells: 10 x 10 km at 100 m).
 DEFAULT_CHUNK_SIZE = 1024
+
+#: GDAL's block cache in every task (GDAL's default, 5 % of the machine's memory, is
+#: per process and would stay filled with blocks no later task reads).
+GDAL_CACHE_BYTES = 256 << 20
 
 #: Leaf size of the pairwise elevation sum (elements read at once).
 _SUM_LEAF = 1 << 22
@@ -124,11 +128,13 @@ class ChunkedRun:
         Number of chunks.
     reused : int
         Chunks found already computed in the work directory (resumed).
-    peak_traced_bytes : int
-        Largest Python/numpy allocation peak of one chunk task (tracemalloc),
-        when ``trace_memory`` was set; else 0.
     task_seconds : dict
         Summed time of the chunk tasks: ``propagation`` and ``total``.
+    memory : dict
+        Resident memory of every worker (bytes, by worker address): under
+        ``"start"`` when the run started, then under each stage's name its
+        peak during that stage. Empty where the operating system does not
+        report peaks (Linux's ``/proc/self/status`` does).
     """
 
     out_dir: Path
@@ -136,8 +142,8 @@ class ChunkedRun:
     warnings: list[str]
     chunks: int
     reused: int
-    peak_traced_bytes: int = 0
     task_seconds: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,6 @@ class _Plan:
     km_block: int
     templates: dict[str, dict[str, Any]]
     numba_threads: int | None
-    trace_memory: bool
     area_names: tuple[str, ...]
     km_axes: tuple[float, float, float, int, int, int, int] = field(default=(0.0, 0.0, 0.0, 0, 0, 0, 0))
 
@@ -204,35 +209,67 @@ def elevation_halo(radius_cells: int, cell_m: float, *, itm: bool = False) -> in
     return radius_cells + 1 + max(1, int(round(SITE_DEM_SEARCH_M / cell_m)))
 
 
-def chunk_memory_bound(chunk_size: int, radius_cells: int, *, n_techs: int = 4, n_groups: int = 1, n_sites: int = 0) -> int:
-    """Upper bound (bytes) of what one chunk task allocates at once.
+def chunk_memory_bound(chunk_size: int, halo: int, *, n_techs: int = 4, n_groups: int = 1, n_sites: int = 0,
+                       itm: bool = False) -> int:
+    """Upper bound (bytes) of what one chunk task adds to a worker's resident memory.
 
-    With ``c = chunk_size`` and ``h = 2 R + 2`` (R = propagation radius in
-    cells; the largest :func:`elevation_halo`), the elevation window is
-    ``w = (c + 2 h)^2`` cells. Over the window, the propagation holds the
-    float32 elevation, its filled copy and nodata mask (9 B/cell) and, per
-    technology and per group of transmitters swept (``n_groups``: all
-    operators together, and each operator alone when they are counted
-    apart; every group's state lives until the sweep ends), float32 best,
-    second and dominance, float64 power sum and int32 server index
-    (28 B/cell, Numba allocations) plus the finished layers and coverage
-    (16 B/cell). The chunk's own ~30 layers (at most 8 B/cell each), the
-    statistics keys (8 B per column, 2 + 4 per group) and the cluster
-    labelling add ``c^2 * (320 + 32 n_groups)`` bytes; the site table and
-    its k-d tree ``200 n_sites``; Python, xarray and GDAL bookkeeping a
-    fixed 64 MiB. Nothing grows with the region (the source population
-    grid, 1 km, is read whole by the population stage only: 1.5 M cells
-    for all of Vietnam).
+    With ``c = chunk_size`` and ``h = halo`` (:func:`elevation_halo`), the
+    elevation window is ``w = (c + 2 h)^2`` cells; over it the task holds
+    the float32 elevation, the kernels' filled copy and their temporaries
+    (16 B/cell), and with ITM the float64 profile grid and one site's loss
+    grid (24 B/cell more). The sweep models the chunk's cells only
+    (:func:`covgap.kernels.terrain.sweep_sites` with a target), so the
+    signal is per chunk cell: for each technology, the finished layers of
+    every group (``n_groups``: all operators together, plus each operator
+    alone when they are counted apart; 17 B each) and, for the technology
+    being swept, every group's state (28 B each). The chunk's own ~30
+    layers (at most 8 B/cell each), the statistics keys and the cluster
+    labelling add ``c^2 (320 + 32 n_groups)`` bytes; the site table and its
+    k-d tree ``200 n_sites``; GDAL's block cache :data:`GDAL_CACHE_BYTES`;
+    Python, xarray and GDAL bookkeeping a fixed 64 MiB. Nothing grows with
+    the region (the source population grid, 1 km, is read by the
+    population stage only: 1.5 M cells for all of Vietnam).
+
+    :func:`run_chunked` reports each worker's resident memory at the start
+    and its peak per stage (``ChunkedRun.memory``): the peak stays within
+    the start plus this bound (tested, and measured nationally in
+    benchmarks/RESULTS.md).
 
     Returns
     -------
     int
         Bytes.
     """
-    window = (chunk_size + 2 * (2 * radius_cells + 2)) ** 2
-    per_window = 9 + n_techs * n_groups * (28 + 16)
-    chunk = chunk_size**2 * (320 + 32 * n_groups)
-    return int(window * per_window + chunk + 200 * n_sites + (64 << 20))
+    window = (chunk_size + 2 * halo) ** 2
+    per_window = 16 + (24 if itm else 0)
+    per_cell = 320 + 32 * n_groups + n_techs * n_groups * 17 + n_groups * 28
+    return int(window * per_window + chunk_size**2 * per_cell + 200 * n_sites + GDAL_CACHE_BYTES + (64 << 20))
+
+
+def _memory_probe() -> tuple[int, int] | None:
+    """This process's resident memory and its peak since the last probe (bytes); the peak is then reset.
+
+    Linux only (``/proc/self/status``, ``clear_refs``); None elsewhere.
+    """
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return None
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+    now, peak = (int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM"))
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    return now, peak
+
+
+def _gdal_limited(task: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a task with GDAL's block cache capped at :data:`GDAL_CACHE_BYTES`."""
+
+    @functools.wraps(task)
+    def run(*args: Any) -> Any:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+            return task(*args)
+
+    return run
 
 
 # --------------------------------------------------------------------- client
@@ -329,7 +366,7 @@ def _area_names(scenario: Scenario) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name, _ in features))
 
 
-def _make_plan(scenario: Scenario, work: Path, chunk_size: int, numba_threads: int | None, trace_memory: bool) -> tuple[_Plan, list[str]]:
+def _make_plan(scenario: Scenario, work: Path, chunk_size: int, numba_threads: int | None) -> tuple[_Plan, list[str]]:
     dem_source = _gdal_dem_source(Path(scenario.inputs.dem))
     grid = _grid(scenario, dem_source)
     layout = ChunkLayout(grid, chunk_size)
@@ -361,7 +398,6 @@ def _make_plan(scenario: Scenario, work: Path, chunk_size: int, numba_threads: i
         km_block=max(1, int(chunk_size * grid.resolution // urbanisation.KM_M)),
         templates=_templates(sites, scenario, grid),
         numba_threads=numba_threads,
-        trace_memory=trace_memory,
         area_names=_area_names(scenario),
         km_axes=urbanisation._axes(lazy),
     )
@@ -375,6 +411,7 @@ def _done(path: Path) -> bool:
     return path.exists()
 
 
+@_gdal_limited
 def _task_elevation(plan: _Plan) -> str:
     out = plan.work / "elevation.tif"
     if _done(out):
@@ -397,6 +434,7 @@ def _task_elevation(plan: _Plan) -> str:
     return str(out)
 
 
+@_gdal_limited
 def _task_population(plan: _Plan, chunk: Chunk) -> str:
     out = plan.work / "population" / f"{chunk.key}.tif"
     if _done(out):
@@ -418,6 +456,7 @@ def _population_vrt(plan: _Plan) -> Path:
     return path
 
 
+@_gdal_limited
 def _task_km_block(plan: _Plan, bi: int, bj: int, *_deps: Any) -> str:
     out = plan.work / "km" / f"b{bi}_{bj}.npy"
     if _done(out):
@@ -449,6 +488,7 @@ def _km_blocks(plan: _Plan) -> list[tuple[int, int]]:
     return [(bi, bj) for bi in range(math.ceil(nky / kb)) for bj in range(math.ceil(nkx / kb))]
 
 
+@_gdal_limited
 def _task_classify(plan: _Plan, *_deps: Any) -> str:
     out = plan.work / "km_classes.npy"
     if _done(out):
@@ -463,6 +503,7 @@ def _task_classify(plan: _Plan, *_deps: Any) -> str:
     return str(out)
 
 
+@_gdal_limited
 def _task_carries(plan: _Plan, *_deps: Any) -> str:
     """Running population sum (row-major, float64, as np.cumsum) before every chunk-row segment."""
     out = plan.work / "carries.npy"
@@ -486,6 +527,7 @@ def _task_carries(plan: _Plan, *_deps: Any) -> str:
     return str(out)
 
 
+@_gdal_limited
 def _task_fill(plan: _Plan, *_deps: Any) -> str:
     """The hillshade's nodata fill: ``np.nanmean`` of the whole float64 elevation, bit for bit."""
     out = plan.work / "fill.json"
@@ -537,18 +579,18 @@ def _signal(plan: _Plan, elevation: xr.DataArray, positions: np.ndarray, crop: d
     when operators are counted apart). The union has global server indices
     and every layer of every technology the whole site table has, in the
     in-memory order; an operator without transmitters here covers nothing.
+    The sweep models the chunk's cells only; the window around it gives
+    the terrain of the paths.
     """
-    if not positions.size:  # nothing to sweep: the chunk alone is enough
-        elevation, crop = elevation.isel(crop), {}
     sites = plan.sites.iloc[positions].reset_index(drop=True)
     if plan.operator_groups:
-        signal, per_operator = coverage_layers_by_operator(elevation, sites, plan.scenario)
+        signal, per_operator = coverage_layers_by_operator(elevation, sites, plan.scenario, crop=crop)
         empty = sites.iloc[:0]
-        per_operator = {op: per_operator[op] if op in per_operator else coverage_layers(elevation, empty, plan.scenario)
+        per_operator = {op: per_operator[op] if op in per_operator else coverage_layers(elevation, empty, plan.scenario, crop=crop)
                         for op in plan.operator_groups}
     else:
-        signal, per_operator = coverage_layers(elevation, sites, plan.scenario), {}
-    grid = AnalysisGrid.from_dataarray(elevation)
+        signal, per_operator = coverage_layers(elevation, sites, plan.scenario, crop=crop), {}
+    grid = AnalysisGrid.from_dataarray(elevation.isel(crop))
     here = set(sites["tech"])
     out: dict[str, xr.DataArray] = {}
     for tech in TECHNOLOGIES:
@@ -567,7 +609,7 @@ def _signal(plan: _Plan, elevation: xr.DataArray, positions: np.ndarray, crop: d
                 out[name] = grid.dataarray(np.full(grid.shape, fill, template["dtype"]), name, template["attrs"]["units"],
                                            template["attrs"]["long_name"],
                                            **{k: v for k, v in template["attrs"].items() if k not in ("units", "long_name")})
-    return xr.Dataset(out).isel(crop), {op: group.isel(crop) for op, group in per_operator.items()}
+    return xr.Dataset(out), per_operator
 
 
 def _chunk_sites(plan: _Plan, chunk: Chunk) -> np.ndarray:
@@ -667,6 +709,7 @@ def _clusters(plan: _Plan, chunk: Chunk, layer: xr.DataArray, tree: cKDTree | No
     return out
 
 
+@_gdal_limited
 def _task_chunk(plan: _Plan, chunk: Chunk, *_deps: Any) -> dict[str, Any]:
     """Every layer, the statistics counts and the gap clusters of one chunk."""
     folder = plan.work / "chunks" / chunk.key
@@ -677,15 +720,10 @@ def _task_chunk(plan: _Plan, chunk: Chunk, *_deps: Any) -> dict[str, Any]:
         return result
     folder.mkdir(parents=True, exist_ok=True)
     _numba_threads(plan)
-    if plan.trace_memory:
-        tracemalloc.start()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CovgapWarning)
         result = _compute_chunk(plan, chunk, folder)
     result["warnings"] = sorted({str(w.message) for w in caught if issubclass(w.category, CovgapWarning)})
-    if plan.trace_memory:
-        result["traced_peak_bytes"] = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
     _write_atomic(done, pickle.dumps(result))
     result["reused"] = False
     return result
@@ -872,6 +910,7 @@ def _merge_clusters(plan: _Plan, results: dict[str, dict[str, Any]], min_populat
     return maps, figures
 
 
+@_gdal_limited
 def _task_labels(plan: _Plan, chunk: Chunk, mapping: np.ndarray) -> str:
     out = plan.work / "labels" / f"{chunk.key}.tif"
     if _done(out):
@@ -974,6 +1013,7 @@ def _indicators(plan: _Plan, results: dict[str, dict[str, Any]]) -> dict[str, An
 # --------------------------------------------------------------------- outputs
 
 
+@_gdal_limited
 def _task_cog(plan: _Plan, layer: dict[str, Any], target: str) -> str:
     layout = plan.layout
     vrt = plan.work / "layers" / f"{layer['name']}.vrt"
@@ -1008,14 +1048,24 @@ def _manifest_entry(layer: dict[str, Any], grid: AnalysisGrid) -> dict[str, Any]
 # --------------------------------------------------------------------- driver
 
 
-def _gather(client: Any, futures: list[Any], stage: str, progress: Progress | None) -> list[Any]:
+def _gather(client: Any, futures: list[Any], stage: str, progress: Progress | None, memory: dict[str, dict[str, int]]) -> list[Any]:
+    """Wait for a stage's tasks, ticking ``progress``; record the workers' peak memory of the stage in ``memory``."""
     from distributed import as_completed
 
     tick = progress or (lambda _s, _d, _t: None)
     tick(stage, 0, len(futures))
     for done, _ in enumerate(as_completed(futures), start=1):
         tick(stage, done, len(futures))
-    return client.gather(futures)
+    results = client.gather(futures)
+    _record_memory(client, memory, stage)
+    return results
+
+
+def _record_memory(client: Any, memory: dict[str, dict[str, int]], stage: str) -> None:
+    """Put every worker's resident memory (``"start"``) or peak since the last record (a stage) in ``memory``."""
+    probes = client.run(_memory_probe)
+    if all(probe is not None for probe in probes.values()):
+        memory[stage] = {worker: probe[0 if stage == "start" else 1] for worker, probe in sorted(probes.items())}
 
 
 def run_chunked(
@@ -1030,7 +1080,6 @@ def run_chunked(
     progress: Progress | None = None,
     work_dir: str | Path | None = None,
     numba_threads: int | None = None,
-    trace_memory: bool = False,
     keep_work: bool = False,
 ) -> ChunkedRun:
     """Run one scenario chunk by chunk on dask.distributed and write its run directory.
@@ -1071,9 +1120,6 @@ def run_chunked(
         Numba threads per task (default: with ``n_workers``, the machine's
         cores divided among the workers; otherwise Numba's default, all of
         a worker machine's cores).
-    trace_memory : bool
-        Record each chunk task's tracemalloc peak (slower; for tests and
-        benchmarks).
     keep_work : bool
         Keep the work directory after success.
 
@@ -1103,26 +1149,28 @@ def run_chunked(
         (work / sub).mkdir(parents=True, exist_ok=True)
     if numba_threads is None and n_workers is not None:  # one core per worker process: no oversubscription
         numba_threads = max(1, (os.cpu_count() or 1) // n_workers)
-    plan, messages = _make_plan(scenario, work, chunk_size, numba_threads, trace_memory)
+    plan, messages = _make_plan(scenario, work, chunk_size, numba_threads)
     _write_atomic(stamp, json.dumps({"fingerprint": fingerprint, "grid": [plan.layout.grid.width, plan.layout.grid.height],
                                      "chunk_size": chunk_size}))
     layout = plan.layout
     chunk_list = list(layout.chunks())
-    with _client(client, scheduler, n_workers) as c:
+    memory: dict[str, dict[str, int]] = {}
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), _client(client, scheduler, n_workers) as c:
+        _record_memory(c, memory, "start")
         p = c.scatter(plan, broadcast=True)
         elevation = c.submit(_task_elevation, p, pure=False)
         populations = [c.submit(_task_population, p, ch, pure=False) for ch in chunk_list]
-        _gather(c, [elevation, *populations], "inputs", progress)
+        _gather(c, [elevation, *populations], "inputs", progress, memory)
         _population_vrt(plan)
         blocks = [c.submit(_task_km_block, p, bi, bj, pure=False) for bi, bj in _km_blocks(plan)]
         carries = c.submit(_task_carries, p, pure=False)
         fill = c.submit(_task_fill, p, pure=False)
         classify = c.submit(_task_classify, p, *blocks, pure=False)
-        _gather(c, [*blocks, classify, carries, fill], "urbanisation", progress)
+        _gather(c, [*blocks, classify, carries, fill], "urbanisation", progress, memory)
         chunk_futures = [c.submit(_task_chunk, p, ch, pure=False) for ch in chunk_list]
-        results = {r["key"]: r for r in _gather(c, chunk_futures, "chunks", progress)}
+        results = {r["key"]: r for r in _gather(c, chunk_futures, "chunks", progress, memory)}
         maps, figures = _merge_clusters(plan, results)
-        _gather(c, [c.submit(_task_labels, p, ch, maps[ch.key], pure=False) for ch in chunk_list], "clusters", progress)
+        _gather(c, [c.submit(_task_labels, p, ch, maps[ch.key], pure=False) for ch in chunk_list], "clusters", progress, memory)
         found = _gap_clusters(plan, figures)
         indicators = _indicators(plan, results)
         layer_meta = _layer_meta(results)
@@ -1130,7 +1178,7 @@ def run_chunked(
             messages.extend(r["warnings"])
         with atomic_directory(out_dir, overwrite=overwrite) as tmp:
             cogs = [c.submit(_task_cog, p, layer, str(tmp / f"{layer['name']}.tif"), pure=False) for layer in layer_meta]
-            _gather(c, cogs, "outputs", progress)
+            _gather(c, cogs, "outputs", progress, memory)
             grid = layout.grid
             write_json(tmp / "summary.json", indicators)
             files: dict[str, str] = {}
@@ -1158,7 +1206,6 @@ def run_chunked(
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     unique_messages = list(dict.fromkeys(messages))
-    peak = max((r.get("traced_peak_bytes", 0) for r in results.values()), default=0)
     reused = sum(1 for r in results.values() if r.get("reused"))
     seconds = {k: round(sum(r["seconds"][k] for r in results.values()), 1) for k in ("propagation", "total")}
-    return ChunkedRun(out_dir, indicators, unique_messages, len(chunk_list), reused, peak, seconds)
+    return ChunkedRun(out_dir, indicators, unique_messages, len(chunk_list), reused, seconds, memory)

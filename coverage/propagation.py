@@ -37,7 +37,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor used on the grids)
 import xarray as xr
 
-from covgap.errors import CovgapWarning, ScenarioError, SiteError
+from covgap.errors import CovgapWarning, GridError, ScenarioError, SiteError
 from covgap.grid import AnalysisGrid
 from covgap.kernels import bestserver, pathloss, terrain
 from covgap.types import TECHNOLOGIES
@@ -494,7 +494,7 @@ _MASTS_PER_CALL = 32
 
 def _fold_itm(
     dem: np.ndarray, site: np.ndarray, index: int, position: np.ndarray, cell: float, config: PropagationConfig,
-    state: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    state: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], origin: tuple[int, int],
 ) -> None:
     """Run covgap.itm for one site and fold its loss grid (plus antenna pattern) into the state."""
     itm = _itm_module()
@@ -503,7 +503,8 @@ def _fold_itm(
         config.receiver_height_m, float(site[terrain.S_FREQ]), float(site[terrain.S_RADIUS]), config.itm,
     )
     terrain.fold_loss_grid(
-        dem, np.asarray(loss, dtype=np.float32), site, index, config.receiver_height_m, cell, config.k_factor, *state
+        dem, np.asarray(loss, dtype=np.float32), site, index, config.receiver_height_m, cell, config.k_factor, *state,
+        *origin,
     )
 
 
@@ -547,6 +548,7 @@ def signal_layers_by_group(
     *,
     by: str | None,
     progress: Callable[[int], None] | None = None,
+    crop: Mapping[str, slice] | None = None,
 ) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
     """Signal of all transmitters together and of each group alone, in one pass.
 
@@ -564,6 +566,10 @@ def signal_layers_by_group(
         for no groups.
     progress : callable, optional
         Called with the number of transmitters just computed, every few masts.
+    crop : mapping of str to slice, optional
+        Compute only ``elevation.isel(crop)`` (``{"y": slice, "x": slice}``,
+        unit steps): the terrain around it still shapes every path, but
+        only its cells are modelled and held (a chunk of a larger run).
 
     Returns
     -------
@@ -579,7 +585,10 @@ def signal_layers_by_group(
     params, models, positions = _site_rows(sites, grid, dem, config, log)
     log.warn()
     filled = _filled_dem(dem, params, grid.resolution)
-    nodata = np.isnan(dem)
+    rows, cols = _crop_ranges(crop, dem.shape)
+    origin = (rows.start, cols.start)
+    nodata = np.isnan(dem[rows, cols])
+    target = AnalysisGrid.from_dataarray(elevation.isel(y=rows, x=cols))
     labels = np.zeros(len(sites), dtype=np.int64) if by is None else pd.factorize(sites[by], sort=True)[0]
     names = [] if by is None else sorted(set(sites[by]))
     union_layers: dict[str, xr.DataArray] = {}
@@ -589,30 +598,42 @@ def signal_layers_by_group(
         states = []
         for g in range(max(1, len(names))):
             idx = np.flatnonzero(of_tech & (labels == g))
-            state = bestserver.new_state(*grid.shape)
+            state = bestserver.new_state(*target.shape)
             sweep, starts = _mast_groups(params, [i for i in idx if models[i] != "itm"])
             for first in range(0, len(starts) - 1, _MASTS_PER_CALL):
                 bounds = starts[first : first + _MASTS_PER_CALL + 1]
                 rows = sweep[bounds[0] : bounds[-1]]
                 terrain.sweep_sites(
                     filled, params[rows], rows.astype(np.int32), bounds - bounds[0], config.receiver_height_m,
-                    grid.resolution, config.k_factor, *state,
+                    grid.resolution, config.k_factor, *state, *origin,
                 )
                 if progress is not None:
                     progress(len(rows))
             for i in idx:
                 if models[i] == "itm":
-                    _fold_itm(filled, params[i], int(i), positions[i], grid.resolution, config, state)
+                    _fold_itm(filled, params[i], int(i), positions[i], grid.resolution, config, state, origin)
                     if progress is not None:
                         progress(1)
             states.append(state)
         union = tuple(a.copy() for a in states[0]) if names else states[0]
         for state in states[1:]:
             bestserver.merge(*union, *state)
-        union_layers.update(_tech_layers(grid, tech, union, nodata))
+        union_layers.update(_tech_layers(target, tech, union, nodata))
         for name, state in zip(names, states):
-            group_layers[name].update(_tech_layers(grid, tech, state, nodata))
+            group_layers[name].update(_tech_layers(target, tech, state, nodata))
     return xr.Dataset(union_layers), {name: xr.Dataset(layers) for name, layers in group_layers.items()}
+
+
+def _crop_ranges(crop: Mapping[str, slice] | None, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Row and column slices (with start and stop) of ``crop`` over a grid of ``shape``."""
+    crop = crop or {}
+    out = []
+    for dim, size in zip(("y", "x"), shape):
+        start, stop, step = crop.get(dim, slice(None)).indices(size)
+        if step != 1 or stop <= start:
+            raise GridError(f"crop {dim}: expected a non-empty slice with unit step, got {crop[dim]}")
+        out.append(slice(start, stop))
+    return out[0], out[1]
 
 
 def _tech_layers(

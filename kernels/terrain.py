@@ -177,6 +177,32 @@ def _ray_end(k, big_r, vmin, vmax):
     return big_r
 
 
+@ngjit
+def _target_span(drow_u, dcol_u, drow_v, dcol_v, dr0, dr1, dc0, dc1):
+    """Ranges ``(ulo, uhi, vlo, vhi)`` of a side's u and v over the rows ``dr0..dr1`` and columns ``dc0..dc1`` (offsets from the site)."""
+    ulo = min(drow_u * dr0, drow_u * dr1) + min(dcol_u * dc0, dcol_u * dc1)
+    uhi = max(drow_u * dr0, drow_u * dr1) + max(dcol_u * dc0, dcol_u * dc1)
+    vlo = min(drow_v * dr0, drow_v * dr1) + min(dcol_v * dc0, dcol_v * dc1)
+    vhi = max(drow_v * dr0, drow_v * dr1) + max(dcol_v * dc0, dcol_v * dc1)
+    return ulo, uhi, vlo, vhi
+
+
+@ngjit
+def _ray_target_span(k, big_r, ulo, uhi, vlo, vhi):
+    """Columns ``(first, last)`` between which ray k may own cells of the target ``ulo..uhi`` x ``vlo..vhi`` (first > last: none).
+
+    Ray k owns cells with ``(k - 1/2) u / R <= v < (k + 1/2) u / R``; the
+    bounds are widened by a cell, the exact test being per cell.
+    """
+    if k < 0:  # mirror: v -> -v
+        k, vlo, vhi = -k, -vhi, -vlo
+    if vhi < 0 or (k == 0 and vlo > 0):
+        return 1, 0
+    last = uhi if k == 0 else min(uhi, int(math.floor(vhi * big_r / (k - 0.5))) + 1)
+    first = max(ulo, 1) if vlo <= 0 else max(ulo, int(math.floor(vlo * big_r / (k + 0.5))) - 1)
+    return first, last
+
+
 @inline_jit
 def _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax):
     """Where ray k crosses column u: terrain height and the cross offset of the cell it owns.
@@ -570,10 +596,14 @@ def _loss_tables(site, rx_height_m, cell_m, radius_cells):
 
 @cell_jit
 def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon, n, hd, hh, z_tx,
-               rx_height_m, cell_m, inv_2ka, r2max, inv_step, inv_u, group, indices, row0, col0, drow_u, dcol_u,
-               drow_v, dcol_v, wavelength, mode, table, best, second, total, best_index, field_loss, field_diff,
-               field_los, write_fields, directional, inv_bw):
-    """Advance ray k over columns [u_start, u_stop): model each cell it owns; return its horizon and hull size."""
+               rx_height_m, cell_m, inv_2ka, r2max, inv_step, inv_u, group, indices, row0, col0, t_height, t_width,
+               drow_u, dcol_u, drow_v, dcol_v, wavelength, mode, table, best, second, total, best_index, field_loss,
+               field_diff, field_los, write_fields, directional, inv_bw):
+    """Advance ray k over columns [u_start, u_stop): model each target cell it owns; return its horizon and hull size.
+
+    ``row0``, ``col0`` are the site's cell in the target's frame; the target
+    (the state's or the fields' cells) is ``t_height`` x ``t_width`` cells.
+    """
     site = group[0]
     step = 1.0 / inv_step
     steps_per_m = LOSS_TABLE_STEPS / cell_m
@@ -583,7 +613,9 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
         z, j = _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax)
         if j != _NONE:
             r2 = u * u + j * j
-            if r2 <= r2max:
+            row = row0 + drow_u * u + drow_v * j
+            col = col0 + dcol_u * u + dcol_v * j
+            if r2 <= r2max and 0 <= row < t_height and 0 <= col < t_width:
                 d2 = r2 * cell_m * cell_m
                 d = math.sqrt(d2)
                 h_rx = flat[base + u * su + j * sv] + rx_height_m - d2 * inv_2ka - z_tx
@@ -591,8 +623,6 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                 diff = 0.0
                 if not los and mode != NO_DIFFRACTION:
                     diff, tangent = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, tangent)
-                row = row0 + drow_u * u + drow_v * j
-                col = col0 + dcol_u * u + dcol_v * j
                 if r2 < exact_r2:
                     loss = path_loss_db(int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT],
                                         rx_height_m, los)
@@ -629,18 +659,21 @@ WORK_ITEMS = 64
 
 
 @pjit
-def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second, total, best_index,
+def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second, total, best_index, t_row0, t_col0,
                 field_loss, field_diff, field_los, write_fields):
     """One mast's radial sweep for a group of sectors sharing position, height, carrier and model.
 
     Terrain, path loss and diffraction are computed once per cell; each
     sector adds its own antenna pattern. Folds the powers into the state,
-    or (``write_fields``, one sector) writes the fields.
+    or (``write_fields``, one sector) writes the fields. The state (or the
+    fields) covers the target ``dem[t_row0:, t_col0:]`` of its own shape;
+    rays are walked only as far as they can reach the target.
     """
     site = group[0]
     height, width = dem.shape
     row0 = int(site[S_ROW])
     col0 = int(site[S_COL])
+    t_height, t_width = field_los.shape if write_fields else best.shape
     radius_m = site[S_RADIUS]
     radius_cells = int(min(radius_m / cell_m, height + width))
     lengths = _side_lengths(height, width, row0, col0, radius_cells)
@@ -656,16 +689,18 @@ def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second
     flat = dem.ravel()
     base = row0 * width + col0
     # the site's own cell
-    if write_fields:
-        p = _cell_power(site, row0, col0, row0, col0, 0.0, rx_height_m - site[S_HEIGHT], True, 0.0, rx_height_m, cell_m)
-        field_loss[row0, col0] = site[S_POWER] - p
-        field_diff[row0, col0] = 0.0
-        field_los[row0, col0] = VISIBLE
-    else:
-        for g in range(group.shape[0]):
+    s_row = row0 - t_row0
+    s_col = col0 - t_col0
+    if 0 <= s_row < t_height and 0 <= s_col < t_width:
+        for g in range(1 if write_fields else group.shape[0]):
             p = _cell_power(group[g], row0, col0, row0, col0, 0.0, rx_height_m - site[S_HEIGHT], True, 0.0,
                             rx_height_m, cell_m)
-            add_power(best, second, total, best_index, row0, col0, p, indices[g])
+            if write_fields:
+                field_loss[s_row, s_col] = site[S_POWER] - p
+                field_diff[s_row, s_col] = 0.0
+                field_los[s_row, s_col] = VISIBLE
+            else:
+                add_power(best, second, total, best_index, s_row, s_col, p, indices[g])
     directional = False
     for g in range(group.shape[0]):
         directional = directional or group[g, S_OMNI] == 0.0
@@ -674,20 +709,24 @@ def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second
     n_items = min(n_blocks, WORK_ITEMS)
     for item in prange(n_items):
         for b in range(item, n_blocks, n_items):
-            _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radius_m, cap, z_tx, rx_height_m,
-                         cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength, mode, table, best, second, total,
-                         best_index, field_loss, field_diff, field_los, write_fields, directional, inv_bw)
+            _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, t_row0, t_col0, t_height, t_width,
+                         radius_m, cap, z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength,
+                         mode, table, best, second, total, best_index, field_loss, field_diff, field_los, write_fields,
+                         directional, inv_bw)
 
 
 @ngjit
-def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radius_m, cap, z_tx, rx_height_m, cell_m,
-                 inv_2ka, r2max, inv_u, group, indices, wavelength, mode, table, best, second, total, best_index,
-                 field_loss, field_diff, field_los, write_fields, directional, inv_bw):
+def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, t_row0, t_col0, t_height, t_width,
+                 radius_m, cap, z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength, mode,
+                 table, best, second, total, best_index, field_loss, field_diff, field_los, write_fields, directional,
+                 inv_bw):
     """Sweep the b-th block of :data:`BLOCK_RAYS` rays of one mast (see :func:`_sweep_site`)."""
     side, k_first, k_last = _block_of(b, starts, lengths)
     big_r = lengths[side]
     inv_r = 1.0 / big_r
     drow_u, dcol_u, drow_v, dcol_v = _side_axes(side)
+    ulo, uhi, vlo, vhi = _target_span(drow_u, dcol_u, drow_v, dcol_v, t_row0 - row0, t_row0 + t_height - 1 - row0,
+                                      t_col0 - col0, t_col0 + t_width - 1 - col0)
     su = drow_u * width + dcol_u
     sv = drow_v * width + dcol_v
     vmin, vmax = _cross_limits(side, height, width, row0, col0)
@@ -703,7 +742,10 @@ def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radi
         stretch = math.sqrt(1.0 + (k * inv_r) ** 2)
         # past u = (radius + 1) / stretch the ray owns no cell within the radius (it owns cells
         # at most half a cell across from it), so its further samples matter to nothing
-        ends[kl] = min(_ray_end(k, big_r, vmin, vmax), int((radius_m / cell_m + 1.0) / stretch) + 1)
+        first, last = _ray_target_span(k, big_r, ulo, uhi, vlo, vhi)
+        ends[kl] = min(_ray_end(k, big_r, vmin, vmax), int((radius_m / cell_m + 1.0) / stretch) + 1, last)
+        if first > ends[kl]:  # the ray never reaches the target
+            ends[kl] = 0
         inv_steps[kl] = 1.0 / (cell_m * stretch)
     # east/west rays run along rows: a whole ray at once; north/south rays
     # cross rows: the block advances U_CHUNK columns per ray in turn
@@ -715,16 +757,23 @@ def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, radi
                 h, n = _field_ray(
                     flat, base, su, sv, k_first + kl, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon[kl],
                     counts[kl], hd[kl], hh[kl], z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_steps[kl], inv_u,
-                    group, indices, row0, col0, drow_u, dcol_u, drow_v, dcol_v, wavelength, mode, table, best,
-                    second, total, best_index, field_loss, field_diff, field_los, write_fields, directional, inv_bw,
+                    group, indices, row0 - t_row0, col0 - t_col0, t_height, t_width, drow_u, dcol_u, drow_v, dcol_v,
+                    wavelength, mode, table, best, second, total, best_index, field_loss, field_diff, field_los,
+                    write_fields, directional, inv_bw,
                 )
                 horizon[kl] = h
                 counts[kl] = n
 
 
 @ngjit
-def sweep_sites(dem, sites, indices, group_starts, rx_height_m, cell_m, k_factor, best, second, total, best_index):
+def sweep_sites(dem, sites, indices, group_starts, rx_height_m, cell_m, k_factor, best, second, total, best_index,
+                t_row0, t_col0):
     """Fold every site's received power into a best-server state (in place).
+
+    The state may cover only a part of the DEM, the target
+    ``dem[t_row0:t_row0 + h, t_col0:t_col0 + w]`` (``(h, w)`` the state's
+    shape): terrain outside it still shapes the profiles, but rays are
+    walked only as far as they can reach it and only its cells are modelled.
 
     Parameters
     ----------
@@ -740,7 +789,9 @@ def sweep_sites(dem, sites, indices, group_starts, rx_height_m, cell_m, k_factor
     rx_height_m, cell_m, k_factor : float
         Receiver height (m), cell size (m), effective Earth radius factor.
     best, second, total, best_index
-        The state of :func:`covgap.kernels.bestserver.new_state`.
+        The state of :func:`covgap.kernels.bestserver.new_state`, of the target's shape.
+    t_row0, t_col0 : int
+        The DEM cell of the target's first row and column (0, 0 for the whole DEM).
     """
     dummy_f = np.empty((1, 1), np.float32)
     dummy_u = np.empty((1, 1), np.uint8)
@@ -748,7 +799,7 @@ def sweep_sites(dem, sites, indices, group_starts, rx_height_m, cell_m, k_factor
         lo = group_starts[g]
         hi = group_starts[g + 1]
         _sweep_site(dem, sites[lo:hi], indices[lo:hi], rx_height_m, cell_m, k_factor, best, second, total,
-                    best_index, dummy_f, dummy_f, dummy_u, False)
+                    best_index, t_row0, t_col0, dummy_f, dummy_f, dummy_u, False)
 
 
 @ngjit
@@ -768,19 +819,21 @@ def site_fields(dem, site, rx_height_m, cell_m, k_factor):
     total = np.empty((1, 1), np.float64)
     index = np.empty((1, 1), np.int32)
     _sweep_site(dem, site.reshape(1, -1), np.zeros(1, np.int32), rx_height_m, cell_m, k_factor, best, best, total,
-                index, loss, diff, los, True)
+                index, 0, 0, loss, diff, los, True)
     return loss, diff, los
 
 
 @pjit
-def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, second, total, best_index):
+def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, second, total, best_index, t_row0, t_col0):
     """Fold a site's precomputed basic transmission loss grid into a best-server state.
 
     For models computed elsewhere (ITM): adds the antenna pattern towards
     each cell (elevation angle with Earth curvature) to ``site[S_POWER]``
-    and subtracts ``loss`` (float32 dB, NaN = not reached).
+    and subtracts ``loss`` (float32 dB on the DEM's grid, NaN = not
+    reached). The state covers the target ``dem[t_row0:, t_col0:]`` of its
+    own shape, as in :func:`sweep_sites`.
     """
-    height, width = dem.shape
+    height, width = best.shape
     row0 = int(site[S_ROW])
     col0 = int(site[S_COL])
     inv_2ka = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
@@ -789,14 +842,14 @@ def fold_loss_grid(dem, loss, site, index, rx_height_m, cell_m, k_factor, best, 
     inv_bw = _inverse_beamwidths(site.reshape(1, -1))[0]
     for row in prange(height):
         for col in range(width):
-            path = loss[row, col]
+            path = loss[row + t_row0, col + t_col0]
             if math.isnan(path):
                 continue
-            dy = (row - row0) * cell_m
-            dx = (col - col0) * cell_m
+            dy = (row + t_row0 - row0) * cell_m
+            dx = (col + t_col0 - col0) * cell_m
             d2 = dx * dx + dy * dy
-            h_rx = dem[row, col] + rx_height_m - d2 * inv_2ka - z_tx
-            azimuth, depression = _direction(row0, col0, row, col, math.sqrt(d2), h_rx, cell_m, directional)
+            h_rx = dem[row + t_row0, col + t_col0] + rx_height_m - d2 * inv_2ka - z_tx
+            azimuth, depression = _direction(row0, col0, row + t_row0, col + t_col0, math.sqrt(d2), h_rx, cell_m,
+                                             directional)
             gain = _pattern(site, inv_bw, azimuth, depression)
             add_power(best, second, total, best_index, row, col, site[S_POWER] + gain - path, index)
-

@@ -169,7 +169,7 @@ def assert_same_run(chunked: Path, memory: Path) -> None:
 def test_chunked_equals_in_memory_on_generated_region(tmp_path: Path, cluster) -> None:
     scenario = load_scenario(make_region(tmp_path / "region", radius_km=1.2, operators=2))
     memory = in_memory_run(scenario, tmp_path / "memory")
-    result = run_chunked(scenario, tmp_path / "chunked", client=cluster, chunk_size=CHUNK, trace_memory=True, keep_work=True)
+    result = run_chunked(scenario, tmp_path / "chunked", client=cluster, chunk_size=CHUNK, keep_work=True)
     assert result.chunks >= 9 and result.reused == 0
     assert_same_run(tmp_path / "chunked", memory)
     # the merge was exercised: some gap cluster spans several chunks
@@ -177,8 +177,21 @@ def test_chunked_equals_in_memory_on_generated_region(tmp_path: Path, cluster) -
     clusters = json.loads((tmp_path / "chunked" / "gap_clusters.geojson").read_text())["features"]
     assert clusters and int((labels > 0).sum()) == sum(f["properties"]["cells"] for f in clusters) + _small_cells(tmp_path)
     assert _spanning(tmp_path / "chunked", clusters)
-    # memory stays within the stated bound
-    assert 0 < result.peak_traced_bytes <= chunk_memory_bound(CHUNK, int(scenario.propagation.max_radius_km * 1000 / RES), n_groups=3, n_sites=50)
+    # every worker's resident memory stays within its start plus the stated bound
+    radius = int(scenario.propagation.max_radius_km * 1000 / RES)
+    assert_within_bound(result, chunk_memory_bound(CHUNK, elevation_halo(radius, RES), n_groups=3, n_sites=50))
+
+
+def growth(result) -> dict[str, int]:
+    """Each worker's largest resident memory over the run's stages minus its memory at the start (bytes)."""
+    memory = result.memory
+    assert set(memory) == {"start", "inputs", "urbanisation", "chunks", "clusters", "outputs"}
+    return {w: max(peaks[w] for stage, peaks in memory.items() if stage != "start") - start for w, start in memory["start"].items()}
+
+
+def assert_within_bound(result, bound: int) -> None:
+    grown = growth(result)
+    assert len(grown) == 2 and all(0 <= g <= bound for g in grown.values()), (grown, bound)
 
 
 def _small_cells(tmp_path: Path) -> int:
@@ -305,15 +318,15 @@ def test_interrupted_run_resumes(tmp_path: Path, cluster) -> None:
 
 
 def test_memory_does_not_grow_with_region(tmp_path: Path, cluster) -> None:
-    """Same chunk size, a region 2.25 times larger: the largest chunk task allocates no more."""
-    peaks = []
+    """Same chunk size, a region 2.25 times larger: the workers' memory grows no more, within the bound."""
+    grown = []
     for k, shape in enumerate([(64, 64), (96, 96)]):
         scenario = load_scenario(make_region(tmp_path / f"r{k}", shape, radius_km=1.0, operators=1))
-        result = run_chunked(scenario, tmp_path / f"out{k}", client=cluster, chunk_size=32, trace_memory=True)
-        peaks.append(result.peak_traced_bytes)
+        result = run_chunked(scenario, tmp_path / f"out{k}", client=cluster, chunk_size=32)
         assert result.chunks >= (shape[0] // 32) * (shape[1] // 32)
-    assert peaks[1] <= 1.25 * peaks[0] + 2_000_000
-    assert max(peaks) <= chunk_memory_bound(32, 10, n_sites=50)
+        assert_within_bound(result, chunk_memory_bound(32, elevation_halo(10, RES), n_sites=50))
+        grown.append(max(growth(result).values()))
+    assert grown[1] <= grown[0] + (8 << 20)
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.transform import from_origin
 
-from covgap.kernels import pathloss, terrain
+from covgap.kernels import bestserver, pathloss, terrain
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 REAL_DEM = DATA / "danang_srtm1_utm49_30m.tif"
@@ -303,3 +303,26 @@ def test_a_cell_gets_the_same_answer_in_any_window_holding_the_site_radius(seed,
     wsite = make_site(wrow, wcol, height=20.0, radius=radius_cells * 30.0)
     for a, b in zip(terrain.site_fields(dem, site, 1.5, 30.0, K), terrain.site_fields(window, wsite, 1.5, 30.0, K)):
         np.testing.assert_array_equal(b, a[top:bottom, left:right])
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), target=st.tuples(st.integers(0, 70), st.integers(1, 60), st.integers(0, 70),
+                                                    st.integers(1, 60)),
+       mode=st.sampled_from([terrain.NO_DIFFRACTION, terrain.BULLINGTON, terrain.DEYGOUT]))
+def test_a_target_sweep_equals_the_whole_sweep_on_the_target(seed, target, mode):
+    # chunked runs sweep a window but model only the chunk: every chunk cell must match, sites inside or not
+    dem = bumps((90, 90), seed)
+    rng = np.random.default_rng(seed)
+    sites = np.array([make_site(int(r), int(c), height=25.0, radius=900.0, diffraction=mode, omni=bool(o), azimuth=float(a))
+                      for r, c, o, a in zip(rng.integers(0, 90, 6), rng.integers(0, 90, 6), rng.integers(0, 2, 6),
+                                            rng.uniform(0, 360, 6))])
+    index = np.arange(6, dtype=np.int32)
+    starts = np.arange(7, dtype=np.int64)
+    whole = bestserver.new_state(90, 90)
+    terrain.sweep_sites(dem, sites, index, starts, 1.5, 30.0, K, *whole, 0, 0)
+    r0, h, c0, w = target
+    h, w = min(h, 90 - r0), min(w, 90 - c0)
+    part = bestserver.new_state(h, w)
+    terrain.sweep_sites(dem, sites, index, starts, 1.5, 30.0, K, *part, r0, c0)
+    for a, b in zip(whole, part):
+        np.testing.assert_array_equal(b, a[r0:r0 + h, c0:c0 + w])
