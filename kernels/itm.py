@@ -32,6 +32,12 @@ is all that point-to-point, area mode and the site sweep take of the link,
 so a caller predicting many paths of one link builds it once (and a call
 from Python unboxes four arguments, not sixteen).
 
+The entry points (:func:`link_parameters`, :func:`itm_p2p_tls`, which
+allocates the scratch of ``delta_h``, and :func:`itm_area_tls`) are
+``ngjit``; every helper is ``cell_jit`` (no NRT reference counting), so
+the arrays and slices passed between them cost no atomic reference-count
+updates.
+
 Intermediate values are written into a float64 array of length
 :data:`N_INTER` indexed by the ``INTER_*`` constants. Return codes and
 warning flags are NTIA's (see ``RC_*`` and ``WARN_*``).
@@ -41,7 +47,7 @@ import math
 
 import numpy as np
 
-from covgap.kernels.jit import ngjit
+from covgap.kernels.jit import cell_jit, ngjit
 
 # --- constants of the reference -------------------------------------------
 PI = 3.1415926535897932384
@@ -163,6 +169,8 @@ N_LINK = 23
 
 #: Histogram bins of :func:`deciles`.
 DECILE_BINS = 256
+#: :func:`deciles` looks for the bin of a decile in blocks of this many bins.
+DECILE_BLOCK = 8
 #: :func:`compute_delta_h` selects a decile from the residuals gathered by
 #: its guess when there are at most this many (else from all, by histogram).
 DECILE_GATHER_MAX = 64
@@ -205,7 +213,7 @@ H0_B = np.array([24.0, 45.0, 68.0, 80.0, 105.0])
 _NO_PREFIX = np.empty(0)
 
 
-@ngjit
+@cell_jit
 def _fdim(a, b):
     return a - b if a > b else 0.0
 
@@ -215,25 +223,25 @@ def _fdim(a, b):
 # =============================================================================
 
 
-@ngjit
+@cell_jit
 def free_space_loss(d_m, f_mhz):
     """Free-space basic transmission loss (dB) at ``d_m`` metres."""
     return 32.45 + 20.0 * math.log10(f_mhz) + 20.0 * math.log10(d_m / 1000.0)
 
 
-@ngjit
+@cell_jit
 def terrain_roughness(d_m, delta_h_m):
     """``delta_h(d)`` [ERL 79-ITS 67, Eqn 3], metres."""
     return delta_h_m * (1.0 - 0.8 * math.exp(-d_m / 50e3))
 
 
-@ngjit
+@cell_jit
 def sigma_h_function(delta_h_m):
     """RMS terrain deviation in the first Fresnel zone [ERL 79-ITS 67, 3.6a]."""
     return 0.78 * delta_h_m * math.exp(-0.5 * delta_h_m**0.25)
 
 
-@ngjit
+@cell_jit
 def fresnel_integral(v2):
     """Knife-edge loss ``A(v, 0)`` (dB) from ``v2 = v**2``."""
     if v2 < 5.76:
@@ -241,7 +249,7 @@ def fresnel_integral(v2):
     return 12.953 + 10.0 * math.log10(v2)
 
 
-@ngjit
+@cell_jit
 def inverse_ccdf(q):
     """Inverse complementary normal CDF, Abramowitz & Stegun 26.2.23."""
     x = q
@@ -257,13 +265,13 @@ def inverse_ccdf(q):
     return q_q
 
 
-@ngjit
+@cell_jit
 def h0_curve(j, r):
     """Curve fit ``H_01(r, j)`` (dB), [Algorithm, 6.13]."""
     return 10.0 * math.log10(1.0 + H0_A[j] * (1.0 / r) ** 4 + H0_B[j] * (1.0 / r) ** 2)
 
 
-@ngjit
+@cell_jit
 def h0_function(r, eta_s):
     """Troposcatter frequency gain function ``H_0`` (dB) [TN101v1, 9.2]."""
     eta_s = min(max(eta_s, 1.0), 5.0)
@@ -275,7 +283,7 @@ def h0_function(r, eta_s):
     return result
 
 
-@ngjit
+@cell_jit
 def f_function(td):
     """Troposcatter attenuation function ``F(theta * d)`` (dB)."""
     if td <= 10e3:
@@ -285,7 +293,7 @@ def f_function(td):
     return 71.8 + 0.157e-3 * td + 5.0 * math.log10(td)
 
 
-@ngjit
+@cell_jit
 def height_function(x_km, k):
     """Smooth-earth height-gain function ``F(x, K)`` (dB)."""
     if x_km < 200.0:
@@ -309,7 +317,7 @@ def height_function(x_km, k):
 # =============================================================================
 
 
-@ngjit
+@cell_jit
 def _fit_range(n_int, xi, d_start, d_end):
     """Profile indices ``(i_start, i_end)`` of the least-squares fit between two distances (NTIA's rule)."""
     i_start = int(_fdim(d_start / xi, 0.0))
@@ -320,7 +328,7 @@ def _fit_range(n_int, xi, d_start, d_end):
     return i_start, i_end
 
 
-@ngjit
+@cell_jit
 def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     """Least-squares line through ``z`` between two distances.
 
@@ -372,13 +380,38 @@ def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     return sum_y - scaled * mid_end, sum_y + scaled * (n_int - mid_end)
 
 
-@ngjit
+@cell_jit
 def _bin(x, lo, scale):
     b = int((x - lo) * scale)
     return b if b < DECILE_BINS else DECILE_BINS - 1
 
 
-@ngjit
+@cell_jit
+def _find_bin(hist, k, descending):
+    """The bin of ``hist`` holding the k-th value from the top (``descending``) or bottom, and its rank there.
+
+    Walks whole blocks of :data:`DECILE_BLOCK` bins first (their sums do
+    not depend on the running count), then the bins of the block found.
+    """
+    cum = 0.0
+    step = -DECILE_BLOCK if descending else DECILE_BLOCK
+    blk = DECILE_BINS - DECILE_BLOCK if descending else 0
+    while True:
+        h = 0.0
+        for t in range(DECILE_BLOCK):
+            h += hist[blk + t]
+        if cum + h >= k:
+            break
+        cum += h
+        blk += step
+    b = blk + DECILE_BLOCK - 1 if descending else blk
+    while cum + hist[b] < k:
+        cum += hist[b]
+        b += -1 if descending else 1
+    return b, k - int(cum)
+
+
+@cell_jit
 def _rank_in(buf, m, rank, descending, hist):
     """The rank-th (1-based) value of ``buf[:m]`` in the given order; reorders ``buf``.
 
@@ -397,17 +430,12 @@ def _rank_in(buf, m, rank, descending, hist):
         hist[:] = 0.0
         for j in range(m):
             hist[_bin(buf[j], lo, scale)] += 1.0
-        cum = 0.0
-        b = DECILE_BINS - 1 if descending else 0
-        while cum + hist[b] < rank:
-            cum += hist[b]
-            b += -1 if descending else 1
-        rank -= int(cum)
+        b, rank = _find_bin(hist, rank, descending)
         kept = 0
         for j in range(m):
-            if _bin(buf[j], lo, scale) == b:
-                buf[kept] = buf[j]
-                kept += 1
+            x = buf[j]
+            buf[kept] = x
+            kept += _bin(x, lo, scale) == b
         m = kept
     for a in range(1, m):
         x = buf[a]
@@ -419,7 +447,7 @@ def _rank_in(buf, m, rank, descending, hist):
     return buf[rank - 1]
 
 
-@ngjit
+@cell_jit
 def deciles(v, n, k, lo, hi, scratch):
     """The k-th largest and k-th smallest of ``v[:n]`` (2k <= n), ``lo``/``hi`` its min/max.
 
@@ -435,34 +463,23 @@ def deciles(v, n, k, lo, hi, scratch):
     hist[:] = 0.0
     for j in range(n):
         hist[_bin(v[j], lo, scale)] += 1.0
-    cum = 0.0
-    b_top = DECILE_BINS - 1
-    while cum + hist[b_top] < k:
-        cum += hist[b_top]
-        b_top -= 1
-    rank_top = k - int(cum)
-    cum = 0.0
-    b_bot = 0
-    while cum + hist[b_bot] < k:
-        cum += hist[b_bot]
-        b_bot += 1
-    rank_bot = k - int(cum)
+    b_top, rank_top = _find_bin(hist, k, True)
+    b_bot, rank_bot = _find_bin(hist, k, False)
     top = scratch[0:n]
     bot = scratch[n : 2 * n]
     m_top = 0
     m_bot = 0
     for j in range(n):
-        b = _bin(v[j], lo, scale)
-        if b == b_top:
-            top[m_top] = v[j]
-            m_top += 1
-        if b == b_bot:
-            bot[m_bot] = v[j]
-            m_bot += 1
+        x = v[j]
+        b = _bin(x, lo, scale)
+        top[m_top] = x
+        m_top += b == b_top
+        bot[m_bot] = x
+        m_bot += b == b_bot
     return _rank_in(top, m_top, rank_top, True, hist), _rank_in(bot, m_bot, rank_bot, False, hist)
 
 
-@ngjit
+@cell_jit
 def _rank_by_count(a, m, k, descending):
     """The k-th largest (``descending``) or k-th smallest of ``a[:m]``, 1 <= k <= m.
 
@@ -487,7 +504,7 @@ def _rank_by_count(a, m, k, descending):
     return math.nan
 
 
-@ngjit
+@cell_jit
 def _rank_about(a, m, k, descending, pivot, rest):
     """:func:`_rank_by_count` of ``a[:m]`` split at a ``pivot`` near the answer; reorders ``a``.
 
@@ -512,7 +529,7 @@ def _rank_about(a, m, k, descending, pivot, rest):
     return _rank_by_count(rest, e, k - c, descending)
 
 
-@ngjit
+@cell_jit
 def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_guess):
     """Terrain irregularity parameter ``delta_h`` (m) between two distances.
 
@@ -629,7 +646,7 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_gu
     return delta_h_d / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
 
 
-@ngjit
+@cell_jit
 def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
     """Terminal horizon angles (rad) and distances (m) over a profile.
 
@@ -663,7 +680,7 @@ def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
     return theta_tx_h, theta_rx_h, d_tx_h, d_rx_h
 
 
-@ngjit
+@cell_jit
 def effective_curvature(h_sys_m, n_0):
     """Effective earth curvature ``gamma_e`` (1/m) and ``N_s`` at height ``h_sys_m``."""
     if h_sys_m == 0.0:
@@ -673,7 +690,7 @@ def effective_curvature(h_sys_m, n_0):
     return 157e-9 * (1.0 - 0.04665 * math.exp(n_s / 179.3)), n_s
 
 
-@ngjit
+@cell_jit
 def initialize_point_to_point(f_mhz, h_sys_m, n_0, pol, epsilon, sigma):
     """Ground impedance ``Z_g``, effective curvature ``gamma_e`` and ``N_s``."""
     gamma_e, n_s = effective_curvature(h_sys_m, n_0)
@@ -684,12 +701,12 @@ def initialize_point_to_point(f_mhz, h_sys_m, n_0, pol, epsilon, sigma):
     return z_g, gamma_e, n_s
 
 
-@ngjit
+@cell_jit
 def _horizon_distance(h_e, a_e, delta_h):
     return math.sqrt(2.0 * h_e * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(h_e, 5.0)))
 
 
-@ngjit
+@cell_jit
 def linear_least_squares_fit_prefix(z, n_int, xi, d_start, d_end, s0, s1):
     """:func:`linear_least_squares_fit` in O(1) from prefix sums.
 
@@ -713,14 +730,14 @@ def linear_least_squares_fit_prefix(z, n_int, xi, d_start, d_end, s0, s1):
     return sum_y - scaled * mid_end, sum_y + scaled * (n_int - mid_end)
 
 
-@ngjit
+@cell_jit
 def _fit(z, n_int, xi, d_start, d_end, s0, s1):
     if s0.shape[0] == 0:
         return linear_least_squares_fit(z, n_int, xi, d_start, d_end)
     return linear_least_squares_fit_prefix(z, n_int, xi, d_start, d_end, s0, s1)
 
 
-@ngjit
+@cell_jit
 def finish_quick_pfl(z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, delta_h, s0, s1):
     """Effective heights and (LOS paths) smoothed horizons, second half of QuickPfl.
 
@@ -756,7 +773,7 @@ def finish_quick_pfl(z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, 
     return th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx
 
 
-@ngjit
+@cell_jit
 def delta_h_of_profile(z, n_int, xi, h_tx, h_rx, dh_tx, dh_rx, scratch):
     """``delta_h`` over the part of the profile QuickPfl considers."""
     d_m = n_int * xi
@@ -770,7 +787,7 @@ def delta_h_of_profile(z, n_int, xi, h_tx, h_rx, dh_tx, dh_rx, scratch):
 # =============================================================================
 
 
-@ngjit
+@cell_jit
 def knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx):
     """Double knife-edge diffraction loss (dB)."""
     d_ml = dh_tx + dh_rx
@@ -781,7 +798,7 @@ def knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx):
     return fresnel_integral(v_1) + fresnel_integral(v_2)
 
 
-@ngjit
+@cell_jit
 def _vogler_terminal(d_hzn, h_e, f_third, f_mthird, abs_z_g):
     """Terminal radius terms of Vogler's method: ``(x_km, F(x, K))``."""
     a = 0.5 * d_hzn**2 / h_e
@@ -791,7 +808,7 @@ def _vogler_terminal(d_hzn, h_e, f_third, f_mthird, abs_z_g):
     return x, height_function(x, k)
 
 
-@ngjit
+@cell_jit
 def _vogler_path(d_m, a_e, theta_los, d_ml, x1, x2, f_third, f_mthird, abs_z_g):
     """Distance function ``G(x)`` (dB) of Vogler's method for the diffraction path."""
     theta_nlos = d_m / a_e - theta_los
@@ -802,7 +819,7 @@ def _vogler_path(d_m, a_e, theta_los, d_ml, x1, x2, f_third, f_mthird, abs_z_g):
     return 0.05751 * x0 - 10.0 * math.log10(x0)
 
 
-@ngjit
+@cell_jit
 def diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
                        mode, theta_los, d_sml, f_mhz, f_third, f_mthird):
     """NTIA's DiffractionLoss at the two distances ``d_3`` and ``d_4`` (dB).
@@ -838,7 +855,7 @@ def diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta
     return out_3, out_4
 
 
-@ngjit
+@cell_jit
 def line_of_sight_loss(d_m, he_tx, he_rx, z_g, delta_h, m_d, a_d0, d_sml, f_mhz):
     """Two-ray / extended-diffraction loss in the line-of-sight region (dB)."""
     sigma_h_d = sigma_h_function(terrain_roughness(d_m, delta_h))
@@ -858,7 +875,7 @@ def line_of_sight_loss(d_m, he_tx, he_rx, z_g, delta_h, m_d, a_d0, d_sml, f_mhz)
     return w * a_t + (1.0 - w) * a_d
 
 
-@ngjit
+@cell_jit
 def troposcatter_loss(d_m, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los, h0):
     """Troposcatter loss (dB); returns ``(loss, h0)`` with the updated ``H_0``."""
     wn = f_mhz / 47.7
@@ -904,7 +921,7 @@ def troposcatter_loss(d_m, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f
     return loss, h_0
 
 
-@ngjit
+@cell_jit
 def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, n_s,
                  delta_h, h_tx, h_rx, d_m, mode, lc):
     """Reference attenuation (dB) below free space.
@@ -1024,12 +1041,12 @@ def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, 
     return a_ref, warnings, propmode, RC_SUCCESS
 
 
-@ngjit
+@cell_jit
 def _curve(c1, c2, x1, x2, x3, d_e):
     return (c1 + c2 / (1.0 + ((d_e - x2) / x3) ** 2)) * ((d_e / x1) ** 2) / (1.0 + ((d_e / x1) ** 2))
 
 
-@ngjit
+@cell_jit
 def link_constants(f_mhz, z_g, climate, mdvar, time, location, situation, link):
     """The terms of LongleyRice and Variability that depend only on the link's parameters.
 
@@ -1078,7 +1095,7 @@ def link_constants(f_mhz, z_g, climate, mdvar, time, location, situation, link):
     link[LC_WARNINGS] = warnings
 
 
-@ngjit
+@cell_jit
 def variability(lc, he_tx, he_rx, delta_h, d_m, a_ref, climate):
     """Variability adjustment ``A_ref - V_med - Y_R - Y_S`` (dB) of one path.
 
@@ -1136,7 +1153,7 @@ def variability(lc, he_tx, he_rx, delta_h, d_m, a_ref, climate):
     return result
 
 
-@ngjit
+@cell_jit
 def validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz, pol, epsilon, sigma, mdvar):
     """NTIA's ValidateInputs; returns ``(return_code, warnings)``."""
     warnings = 0
@@ -1173,7 +1190,7 @@ def validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz, 
     return RC_SUCCESS, warnings
 
 
-@ngjit
+@cell_jit
 def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s, gamma_e, z_g,
                        f_mhz, h_tx, h_rx, climate, lc, mode, inter):
     """Basic transmission loss (dB) from the path geometry: LongleyRice + Variability.
@@ -1204,7 +1221,7 @@ def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n
     return v + a_fs, warnings, rc
 
 
-@ngjit
+@cell_jit
 def profile_mean_height(z, n_int):
     """Mean path height (m) ignoring the first and last 10 % (NTIA's ``h_sys``)."""
     p10 = int(0.1 * n_int)
@@ -1328,29 +1345,31 @@ def itm_p2p_tls(z, xi, link, inter):
     return a_db, warnings, rc
 
 
-@ngjit
+@cell_jit
+def _area_terminal(site, h, gamma_e, delta_h):
+    """Effective height, horizon distance and horizon angle of one terminal in area mode."""
+    if site == SITING_RANDOM:
+        he = h
+    else:
+        b = 4.0 if site == SITING_CAREFUL else 9.0
+        if h < 5.0:
+            b = b * math.sin(0.1 * PI * h)
+        he = h + (1.0 + b) * math.exp(-min(20.0, 2.0 * h / max(1e-3, delta_h)))
+    d_ls = math.sqrt(2.0 * he / gamma_e)
+    dh = d_ls * math.exp(-0.07 * math.sqrt(delta_h / max(he, 5.0)))
+    th = (0.65 * delta_h * (d_ls / dh - 1.0) - 2.0 * he) / d_ls
+    return he, dh, th
+
+
+@cell_jit
 def initialize_area(site_tx, site_rx, gamma_e, delta_h, h_tx, h_rx):
     """Effective heights, horizon distances and angles for area mode.
 
     Returns ``(he_tx, he_rx, dh_tx, dh_rx, th_tx, th_rx)``.
     """
-    he = np.empty(2)
-    dh = np.empty(2)
-    th = np.empty(2)
-    for i in range(2):
-        site = site_tx if i == 0 else site_rx
-        h = h_tx if i == 0 else h_rx
-        if site == SITING_RANDOM:
-            he[i] = h
-        else:
-            b = 4.0 if site == SITING_CAREFUL else 9.0
-            if h < 5.0:
-                b = b * math.sin(0.1 * PI * h)
-            he[i] = h + (1.0 + b) * math.exp(-min(20.0, 2.0 * h / max(1e-3, delta_h)))
-        d_ls = math.sqrt(2.0 * he[i] / gamma_e)
-        dh[i] = d_ls * math.exp(-0.07 * math.sqrt(delta_h / max(he[i], 5.0)))
-        th[i] = (0.65 * delta_h * (d_ls / dh[i] - 1.0) - 2.0 * he[i]) / d_ls
-    return he[0], he[1], dh[0], dh[1], th[0], th[1]
+    he_tx, dh_tx, th_tx = _area_terminal(site_tx, h_tx, gamma_e, delta_h)
+    he_rx, dh_rx, th_rx = _area_terminal(site_rx, h_rx, gamma_e, delta_h)
+    return he_tx, he_rx, dh_tx, dh_rx, th_tx, th_rx
 
 
 @ngjit
