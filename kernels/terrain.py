@@ -130,8 +130,6 @@ def _side_lengths(height, width, row0, col0, radius_cells):
 #: Rays swept together by one parallel task; on the north and south sides the
 #: task walks its rays column by column so that memory is read along rows.
 BLOCK_RAYS = 32
-#: Sentinel of "this ray owns no cell in this column".
-_NONE = -(1 << 40)
 
 
 @ngjit
@@ -201,38 +199,6 @@ def _ray_target_span(k, big_r, ulo, uhi, vlo, vhi):
     last = uhi if k == 0 else min(uhi, int(math.floor(vhi * big_r / (k - 0.5))) + 1)
     first = max(ulo, 1) if vlo <= 0 else max(ulo, int(math.floor(vlo * big_r / (k + 0.5))) - 1)
     return first, last
-
-
-@inline_jit
-def _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax):
-    """Where ray k crosses column u: terrain height and the cross offset of the cell it owns.
-
-    ``flat`` is the raveled DEM, ``base`` the site's flat index, ``su``/``sv``
-    the flat steps of the u and v axes. The height interpolates linearly
-    between the two cells the ray passes between. The offset is
-    :data:`_NONE` when the ray owns no cell in this column (or it is off the grid).
-    """
-    num = k * u
-    v0 = int(math.floor(num * inv_r))  # floor(num / R) without an integer division
-    rem = num - v0 * big_r
-    if rem < 0:
-        v0 -= 1
-        rem += big_r
-    elif rem >= big_r:
-        v0 += 1
-        rem -= big_r
-    a = base + u * su + v0 * sv
-    if v0 < vmin:  # only the upper cell is on the grid
-        z = flat[a + sv]
-    else:
-        z = flat[a]
-        if rem != 0 and v0 < vmax:
-            z += (rem * inv_r) * (flat[a + sv] - z)
-    j = v0 + 1 if 2 * rem >= big_r else v0
-    two_jr = 2 * j * big_r
-    if j > vmax or j < vmin or two_jr < (2 * k - 1) * u or two_jr >= (2 * k + 1) * u:
-        j = _NONE
-    return z, j
 
 
 @inline_jit
@@ -609,16 +575,39 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
     steps_per_m = LOSS_TABLE_STEPS / cell_m
     exact_r2 = EXACT_RADIUS_CELLS * EXACT_RADIUS_CELLS
     tangent = n - 1  # the receiver's tangent vertex on the hull, carried from cell to cell
+    # At column u the ray crosses v = k u / R = v0 + rem / R, between the cells
+    # v0 and v0 + 1 (flat index a and a + sv); both advance by whole steps.
+    num = k * u_start
+    v0 = int(math.floor(num * inv_r))  # floor(num / R) without an integer division
+    rem = num - v0 * big_r
+    if rem < 0:
+        v0 -= 1
+        rem += big_r
+    elif rem >= big_r:
+        v0 += 1
+        rem -= big_r
+    a = base + u_start * su + v0 * sv
+    own_lo = (2 * k - 1) * u_start  # the ray owns the cell j with own_lo <= 2 j R < own_hi
+    own_hi = (2 * k + 1) * u_start
     for u in range(u_start, u_stop):
-        z, j = _ray_sample(flat, base, su, sv, k, u, big_r, inv_r, vmin, vmax)
-        if j != _NONE:
+        # the terrain height, interpolated linearly between the two cells
+        if v0 < vmin:  # only the upper cell is on the grid
+            z = flat[a + sv]
+        else:
+            z = flat[a]
+            if rem != 0 and v0 < vmax:
+                z += (rem * inv_r) * (flat[a + sv] - z)
+        # the cell whose centre is nearest to the ray, if the ray owns it
+        j = v0 + 1 if 2 * rem >= big_r else v0
+        two_jr = 2 * j * big_r
+        if vmin <= j <= vmax and own_lo <= two_jr < own_hi:
             r2 = u * u + j * j
             row = row0 + drow_u * u + drow_v * j
             col = col0 + dcol_u * u + dcol_v * j
             if r2 <= r2max and 0 <= row < t_height and 0 <= col < t_width:
                 d2 = r2 * cell_m * cell_m
                 d = math.sqrt(d2)
-                h_rx = flat[base + u * su + j * sv] + rx_height_m - d2 * inv_2ka - z_tx
+                h_rx = flat[a + (j - v0) * sv] + rx_height_m - d2 * inv_2ka - z_tx
                 los = h_rx >= horizon * d
                 diff = 0.0
                 if not los and mode != NO_DIFFRACTION:
@@ -648,6 +637,19 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
         s = h * (inv_u[u] * inv_step)
         if s > horizon:
             horizon = s
+        # next column: |k| <= R, so v0 moves by at most one cell
+        rem += k
+        a += su
+        own_lo += 2 * k - 1
+        own_hi += 2 * k + 1
+        if rem >= big_r:
+            rem -= big_r
+            v0 += 1
+            a += sv
+        elif rem < 0:
+            rem += big_r
+            v0 -= 1
+            a -= sv
     return horizon, n
 
 
