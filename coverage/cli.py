@@ -219,6 +219,8 @@ def _run_chunked(
             for scenario, target in zip(scenarios, targets):
                 reporter.say(f"{scenario.name}: {scenario.title} (chunked, {client.dashboard_link})")
                 run = run_chunked(scenario, target, client=client, chunk_size=chunk_size, overwrite=overwrite, progress=progress)
+                if run.peak_worker_bytes:
+                    reporter.say(f"  peak memory of a worker: {run.peak_worker_bytes / 2**30:.2f} GiB")
                 for message in run.warnings:
                     click.echo(f"covgap: warning: {message}", err=True)
                 results.append({"name": scenario.name, "out": str(run.out_dir), "warnings": run.warnings, "summary": run.indicators})

@@ -145,6 +145,11 @@ class ChunkedRun:
     task_seconds: dict[str, float] = field(default_factory=dict)
     memory: dict[str, dict[str, int]] = field(default_factory=dict)
 
+    @property
+    def peak_worker_bytes(self) -> int:
+        """The largest resident memory of any worker during the run (bytes; 0 when not reported)."""
+        return max((v for stage, peaks in self.memory.items() if stage != "start" for v in peaks.values()), default=0)
+
 
 @dataclass(frozen=True)
 class _Plan:

@@ -131,6 +131,7 @@ def test_a_chunked_run_on_two_local_workers_equals_the_in_memory_run(tiny_scenar
     assert _invoke("run", str(tiny_scenario), "--out", str(memory), "--quiet").exit_code == 0
     result = _invoke("run", str(tiny_scenario), "--out", str(chunked), "--workers", "2", "--chunk-size", "64", "--json")
     assert result.exit_code == 0, result.output
+    assert "peak memory of a worker:" in result.stderr
     assert json.loads((chunked / "summary.json").read_text()) == json.loads((memory / "summary.json").read_text())
     for layer in ("received_power_4G", "uncovered_population", "urbanisation"):
         with rasterio.open(memory / f"{layer}.tif") as a, rasterio.open(chunked / f"{layer}.tif") as b:
