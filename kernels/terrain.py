@@ -710,18 +710,21 @@ def _sweep_site(dem, group, indices, rx_height_m, cell_m, k_factor, best, second
     n_blocks = starts[4]
     n_items = min(n_blocks, WORK_ITEMS)
     for item in prange(n_items):
+        # the profile hulls of a block's rays (distance, height), reused by the item's blocks
+        hd = np.empty((BLOCK_RAYS, cap))
+        hh = np.empty((BLOCK_RAYS, cap))
         for b in range(item, n_blocks, n_items):
             _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, t_row0, t_col0, t_height, t_width,
-                         radius_m, cap, z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength,
+                         radius_m, z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength,
                          mode, table, best, second, total, best_index, field_loss, field_diff, field_los, write_fields,
-                         directional, inv_bw)
+                         directional, inv_bw, hd, hh)
 
 
 @ngjit
 def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, t_row0, t_col0, t_height, t_width,
-                 radius_m, cap, z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength, mode,
+                 radius_m, z_tx, rx_height_m, cell_m, inv_2ka, r2max, inv_u, group, indices, wavelength, mode,
                  table, best, second, total, best_index, field_loss, field_diff, field_los, write_fields, directional,
-                 inv_bw):
+                 inv_bw, hd, hh):
     """Sweep the b-th block of :data:`BLOCK_RAYS` rays of one mast (see :func:`_sweep_site`)."""
     side, k_first, k_last = _block_of(b, starts, lengths)
     big_r = lengths[side]
@@ -735,8 +738,6 @@ def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, t_ro
     n_k = k_last - k_first + 1
     horizon = np.full(n_k, -np.inf)
     counts = np.zeros(n_k, np.int64)
-    hd = np.empty((n_k, min(cap, big_r + 1)))
-    hh = np.empty((n_k, min(cap, big_r + 1)))
     ends = np.empty(n_k, np.int64)
     inv_steps = np.empty(n_k)
     for kl in range(n_k):
