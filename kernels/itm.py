@@ -23,7 +23,14 @@ cell's), else by a histogram selection, instead of ``std::nth_element``
 (the same order statistics, exactly). Horizon searches screen points with
 a division-free test before NTIA's expression decides. LongleyRice skips
 the two troposcatter losses on paths too short for troposcatter to take
-over whatever their values (the same result).
+over whatever their values (the same result). Elementary functions are
+spent sparingly, each rewrite equal to NTIA's expression to rounding:
+``log10(x)`` is ``log(x) / ln(10)`` (:func:`_log10`), ``x ** 0.25`` is
+``sqrt(sqrt(x))``, the free-space loss takes one logarithm of
+``f * d``, the line-of-sight fit one of ``d / d_sml`` (none when its
+logarithmic term is zero), the ground reflection coefficient is complex
+arithmetic written out in reals, and Vogler's radii enter through the
+ratios they are used in.
 
 The terms of LongleyRice and Variability that depend only on the link
 (frequency, ground, climate, percentages) are evaluated once per link by
@@ -33,10 +40,10 @@ so a caller predicting many paths of one link builds it once (and a call
 from Python unboxes four arguments, not sixteen).
 
 The entry points (:func:`link_parameters`, :func:`itm_p2p_tls`, which
-allocates the scratch of ``delta_h``, and :func:`itm_area_tls`) are
-``ngjit``; every helper is ``cell_jit`` (no NRT reference counting), so
-the arrays and slices passed between them cost no atomic reference-count
-updates.
+takes the scratch of ``delta_h`` on its stack (:func:`_stack_scratch`, no
+heap allocation), and :func:`itm_area_tls`) are ``ngjit``; every helper is
+``cell_jit`` (no NRT reference counting), so the arrays and slices passed
+between them cost no atomic reference-count updates.
 
 Intermediate values are written into a float64 array of length
 :data:`N_INTER` indexed by the ``INTER_*`` constants. Return codes and
@@ -46,6 +53,10 @@ warning flags are NTIA's (see ``RC_*`` and ``WARN_*``).
 import math
 
 import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 from covgap.kernels.jit import cell_jit, ngjit
 
@@ -55,6 +66,8 @@ SQRT2 = math.sqrt(2.0)
 A_0_M = 6370e3
 A_9000_M = 9000e3
 THIRD = 1.0 / 3.0
+#: ``log10(x) = LOG10_E * log(x)``: libm's log is about twice as fast as its log10.
+LOG10_E = 1.0 / math.log(10.0)
 
 #: ``mode`` argument of the diffraction calculation
 MODE_P2P = 0
@@ -213,9 +226,36 @@ H0_B = np.array([24.0, 45.0, 68.0, 80.0, 105.0])
 _NO_PREFIX = np.empty(0)
 
 
+@intrinsic
+def _stack_scratch(typingctx):
+    """A float64 array of :data:`DELTA_H_SCRATCH` elements on the calling function's stack.
+
+    For the scratch of one prediction: no heap allocation and no reference
+    count (the array has no MemInfo). Valid only while the calling function
+    runs: it must never be returned or stored.
+    """
+    sig = types.Array(types.float64, 1, "C")()
+
+    def codegen(context, builder, signature, args):
+        size = context.get_constant(types.intp, DELTA_H_SCRATCH)
+        itemsize = context.get_constant(types.intp, 8)
+        data = cgutils.alloca_once(builder, context.get_value_type(types.float64), size=size)
+        ary = make_array(signature.return_type)(context, builder)
+        populate_array(ary, data=data, shape=[size], strides=[itemsize], itemsize=itemsize, meminfo=None)
+        return ary._getvalue()
+
+    return sig, codegen
+
+
 @cell_jit
 def _fdim(a, b):
     return a - b if a > b else 0.0
+
+
+@cell_jit
+def _log10(x):
+    """``log10(x)`` as ``log(x) / ln(10)`` (equal to about 1 ulp)."""
+    return LOG10_E * math.log(x)
 
 
 # =============================================================================
@@ -225,8 +265,11 @@ def _fdim(a, b):
 
 @cell_jit
 def free_space_loss(d_m, f_mhz):
-    """Free-space basic transmission loss (dB) at ``d_m`` metres."""
-    return 32.45 + 20.0 * math.log10(f_mhz) + 20.0 * math.log10(d_m / 1000.0)
+    """Free-space basic transmission loss (dB) at ``d_m`` metres.
+
+    NTIA's ``32.45 + 20 log10(f_mhz) + 20 log10(d_km)``, with one logarithm.
+    """
+    return 32.45 + 20.0 * _log10(f_mhz * (d_m / 1000.0))
 
 
 @cell_jit
@@ -238,7 +281,7 @@ def terrain_roughness(d_m, delta_h_m):
 @cell_jit
 def sigma_h_function(delta_h_m):
     """RMS terrain deviation in the first Fresnel zone [ERL 79-ITS 67, 3.6a]."""
-    return 0.78 * delta_h_m * math.exp(-0.5 * delta_h_m**0.25)
+    return 0.78 * delta_h_m * math.exp(-0.5 * math.sqrt(math.sqrt(delta_h_m)))  # delta_h ** 0.25
 
 
 @cell_jit
@@ -246,7 +289,7 @@ def fresnel_integral(v2):
     """Knife-edge loss ``A(v, 0)`` (dB) from ``v2 = v**2``."""
     if v2 < 5.76:
         return 6.02 + 9.11 * math.sqrt(v2) - 1.27 * v2
-    return 12.953 + 10.0 * math.log10(v2)
+    return 12.953 + 10.0 * _log10(v2)
 
 
 @cell_jit
@@ -268,7 +311,7 @@ def inverse_ccdf(q):
 @cell_jit
 def h0_curve(j, r):
     """Curve fit ``H_01(r, j)`` (dB), [Algorithm, 6.13]."""
-    return 10.0 * math.log10(1.0 + H0_A[j] * (1.0 / r) ** 4 + H0_B[j] * (1.0 / r) ** 2)
+    return 10.0 * _log10(1.0 + H0_A[j] * (1.0 / r) ** 4 + H0_B[j] * (1.0 / r) ** 2)
 
 
 @cell_jit
@@ -287,10 +330,10 @@ def h0_function(r, eta_s):
 def f_function(td):
     """Troposcatter attenuation function ``F(theta * d)`` (dB)."""
     if td <= 10e3:
-        return 133.4 + 0.332e-3 * td + -10.0 * math.log10(td)
+        return 133.4 + 0.332e-3 * td + -10.0 * _log10(td)
     if td <= 70e3:
-        return 104.6 + 0.212e-3 * td + -2.5 * math.log10(td)
-    return 71.8 + 0.157e-3 * td + 5.0 * math.log10(td)
+        return 104.6 + 0.212e-3 * td + -2.5 * _log10(td)
+    return 71.8 + 0.157e-3 * td + 5.0 * _log10(td)
 
 
 @cell_jit
@@ -305,10 +348,11 @@ def height_function(x_km, k):
         else:
             result = 2.5e-5 * x_km**2 / k - 8.686 * w - 15.0
     else:
-        result = 0.05751 * x_km - 4.343 * math.log(x_km)
+        log_x = math.log(x_km)
+        result = 0.05751 * x_km - 4.343 * log_x
         if x_km < 2000.0:
             w = 0.0134 * x_km * math.exp(-0.005 * x_km)
-            result = (1.0 - w) * result + w * (17.372 * math.log(x_km) - 117.0)
+            result = (1.0 - w) * result + w * (17.372 * log_x - 117.0)
     return result
 
 
@@ -633,13 +677,36 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_gu
             q10 = _rank_about(top, m_top, p10, True, q10_guess, rest)
             q90 = _rank_about(bot, m_bot, p10, False, q90_guess, rest)
             return (q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
-    lo = math.inf
-    hi = -math.inf
-    for j in range(n):
-        v = s[j] - (fit_y1 + j * fit_y2)
-        diffs[j] = v
-        lo = min(lo, v)
-        hi = max(hi, v)
+    # the residuals and their range (four partial extremes)
+    lo0 = lo1 = lo2 = lo3 = math.inf
+    hi0 = hi1 = hi2 = hi3 = -math.inf
+    j = 0
+    while j + 3 < n:
+        v0 = s[j] - (fit_y1 + j * fit_y2)
+        v1 = s[j + 1] - (fit_y1 + (j + 1) * fit_y2)
+        v2 = s[j + 2] - (fit_y1 + (j + 2) * fit_y2)
+        v3 = s[j + 3] - (fit_y1 + (j + 3) * fit_y2)
+        diffs[j] = v0
+        diffs[j + 1] = v1
+        diffs[j + 2] = v2
+        diffs[j + 3] = v3
+        lo0 = min(lo0, v0)
+        hi0 = max(hi0, v0)
+        lo1 = min(lo1, v1)
+        hi1 = max(hi1, v1)
+        lo2 = min(lo2, v2)
+        hi2 = max(hi2, v2)
+        lo3 = min(lo3, v3)
+        hi3 = max(hi3, v3)
+        j += 4
+    while j < n:
+        v0 = s[j] - (fit_y1 + j * fit_y2)
+        diffs[j] = v0
+        lo0 = min(lo0, v0)
+        hi0 = max(hi0, v0)
+        j += 1
+    lo = min(min(lo0, lo1), min(lo2, lo3))
+    hi = max(max(hi0, hi1), max(hi2, hi3))
     q10, q90 = deciles(diffs, n, p10, lo, hi, sel)
     # NTIA's q90 is the (p90 + 1)-th largest, i.e. the p10-th smallest
     delta_h_d = q10 - q90
@@ -800,9 +867,11 @@ def knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx):
 
 @cell_jit
 def _vogler_terminal(d_hzn, h_e, f_third, f_mthird, abs_z_g):
-    """Terminal radius terms of Vogler's method: ``(x_km, F(x, K))``."""
-    a = 0.5 * d_hzn**2 / h_e
-    c = ((4.0 / 3.0) * A_0_M / a) ** THIRD
+    """Terminal radius terms of Vogler's method: ``(x_km, F(x, K))``.
+
+    NTIA's radius ``a = d_hzn^2 / (2 h_e)`` enters only as ``4/3 A_0 / a``.
+    """
+    c = ((8.0 / 3.0) * A_0_M * h_e / (d_hzn * d_hzn)) ** THIRD
     k = 0.017778 * c * f_mthird / abs_z_g
     x = (1.607 - k) * c**2 * f_third * (d_hzn / 1000.0)
     return x, height_function(x, k)
@@ -810,13 +879,17 @@ def _vogler_terminal(d_hzn, h_e, f_third, f_mthird, abs_z_g):
 
 @cell_jit
 def _vogler_path(d_m, a_e, theta_los, d_ml, x1, x2, f_third, f_mthird, abs_z_g):
-    """Distance function ``G(x)`` (dB) of Vogler's method for the diffraction path."""
+    """Distance function ``G(x)`` (dB) of Vogler's method for the diffraction path.
+
+    NTIA's radius ``a0 = (d - d_ml) / theta_nlos`` enters only as
+    ``4/3 A_0 / a0`` and as ``a0 theta_nlos = d - d_ml``, written so.
+    """
     theta_nlos = d_m / a_e - theta_los
-    a0 = (d_m - d_ml) / (d_m / a_e - theta_los)
-    c0 = ((4.0 / 3.0) * A_0_M / a0) ** THIRD
+    d_nlos = d_m - d_ml
+    c0 = ((4.0 / 3.0) * A_0_M * theta_nlos / d_nlos) ** THIRD
     k0 = 0.017778 * c0 * f_mthird / abs_z_g
-    x0 = (1.607 - k0) * c0**2 * f_third * ((a0 * theta_nlos) / 1000.0) + x1 + x2
-    return 0.05751 * x0 - 10.0 * math.log10(x0)
+    x0 = (1.607 - k0) * c0**2 * f_third * (d_nlos / 1000.0) + x1 + x2
+    return 0.05751 * x0 - 10.0 * _log10(x0)
 
 
 @cell_jit
@@ -832,7 +905,7 @@ def diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta
     x1, f1 = _vogler_terminal(dh_tx, he_tx, f_third, f_mthird, abs_z_g)
     x2, f2 = _vogler_terminal(dh_rx, he_rx, f_third, f_mthird, abs_z_g)
     sigma_h_d = sigma_h_function(terrain_roughness(d_sml, delta_h))
-    a_fo = min(15.0, 5.0 * math.log10(1.0 + 1e-5 * h_tx * h_rx * f_mhz * sigma_h_d))
+    a_fo = min(15.0, 5.0 * _log10(1.0 + 1e-5 * h_tx * h_rx * f_mhz * sigma_h_d))
     q = h_tx * h_rx
     qk = he_tx * he_rx - q
     if mode == MODE_P2P:
@@ -861,15 +934,25 @@ def line_of_sight_loss(d_m, he_tx, he_rx, z_g, delta_h, m_d, a_d0, d_sml, f_mhz)
     sigma_h_d = sigma_h_function(terrain_roughness(d_m, delta_h))
     wn = f_mhz / 47.7
     sin_psi = (he_tx + he_rx) / math.sqrt(d_m**2 + (he_tx + he_rx) ** 2)
-    r_e = (sin_psi - z_g) / (sin_psi + z_g) * math.exp(-min(10.0, wn * sigma_h_d * sin_psi))
-    q = r_e.real**2 + r_e.imag**2
+    # NTIA's complex R_e = (sin_psi - Z_g) / (sin_psi + Z_g) * exp(-min(10, k sigma_h sin_psi)),
+    # in real arithmetic: (sin_psi^2 - |Z_g|^2 - 2 i sin_psi Im Z_g) / |sin_psi + Z_g|^2
+    zr = z_g.real
+    zi = z_g.imag
+    g = math.exp(-min(10.0, wn * sigma_h_d * sin_psi)) / ((sin_psi + zr) ** 2 + zi * zi)
+    re_r = (sin_psi * sin_psi - zr * zr - zi * zi) * g
+    re_i = -2.0 * sin_psi * zi * g
+    q = re_r * re_r + re_i * re_i
     if q < 0.25 or q < sin_psi:
-        r_e = r_e * math.sqrt(sin_psi / q)
+        g = math.sqrt(sin_psi / q)
+        re_r = re_r * g
+        re_i = re_i * g
     delta_phi = wn * 2.0 * he_tx * he_rx / d_m
     if delta_phi > PI / 2.0:
         delta_phi = PI - (PI / 2.0) ** 2 / delta_phi
-    rr = complex(math.cos(delta_phi), -math.sin(delta_phi)) + r_e
-    a_t = -10.0 * math.log10(rr.real**2 + rr.imag**2)
+    # |exp(-i delta_phi) + R_e|^2
+    rr_r = math.cos(delta_phi) + re_r
+    rr_i = re_i - math.sin(delta_phi)
+    a_t = -10.0 * _log10(rr_r * rr_r + rr_i * rr_i)
     a_d = m_d * d_m + a_d0
     w = 1.0 / (1.0 + f_mhz * delta_h / max(10e3, d_sml))
     return w * a_t + (1.0 - w) * a_d
@@ -902,11 +985,11 @@ def troposcatter_loss(d_m, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f
             * math.exp(-(min(1.7, h_0_m / 8.0e3) ** 6))
         )
         h_00 = (h0_function(r_1, eta_s) + h0_function(r_2, eta_s)) / 2.0
-        delta_h_0 = min(h_00, 6.0 * (0.6 - math.log10(max(eta_s, 1.0))) * math.log10(s) * math.log10(q))
+        delta_h_0 = min(h_00, 6.0 * (0.6 - _log10(max(eta_s, 1.0))) * _log10(s) * _log10(q))
         h_0 = h_00 + delta_h_0
         h_0 = max(h_0, 0.0)
         if eta_s < 1.0:
-            h_0 = eta_s * h_0 + (1.0 - eta_s) * 10.0 * math.log10(
+            h_0 = eta_s * h_0 + (1.0 - eta_s) * 10.0 * _log10(
                 ((1.0 + SQRT2 / r_1) * (1.0 + SQRT2 / r_2)) ** 2 * (r_1 + r_2) / (r_1 + r_2 + 2.0 * SQRT2)
             )
         if h_0 > 15.0 and h0 >= 0.0:
@@ -914,7 +997,7 @@ def troposcatter_loss(d_m, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f
     th = d_m / a_e - theta_los
     loss = (
         f_function(th * d_m)
-        + 10.0 * math.log10(wn * 47.7 * th**4)
+        + 10.0 * _log10(wn * 47.7 * th**4)
         - 0.1 * (n_s - 301.0) * math.exp(-th * d_m / 40e3)
         + h_0
     )
@@ -1008,8 +1091,10 @@ def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, 
             k_2 = 0.0
             if k_1 == 0.0:
                 k_1 = m_d
-        a_o = a_sml - k_1 * d_sml - k_2 * math.log(d_sml)
-        a_ref = a_o + k_1 * d_m + k_2 * math.log(d_m)
+        # NTIA's A_o + k_1 d + k_2 ln(d), A_o = A_sml - k_1 d_sml - k_2 ln(d_sml)
+        a_ref = a_sml + k_1 * (d_m - d_sml)
+        if k_2 != 0.0:
+            a_ref += k_2 * math.log(d_m / d_sml)
         propmode = PROPMODE_LINE_OF_SIGHT
     else:
         # troposcatter takes over beyond d_x, which is at least d_x0 (or
@@ -1330,7 +1415,7 @@ def itm_p2p_tls(z, xi, link, inter):
     gamma_e, n_s = effective_curvature(h_sys, link[LINK_N_0])
     a_e = 1.0 / gamma_e
     th_tx, th_rx, dh_tx, dh_rx = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
-    scratch = np.empty(DELTA_H_SCRATCH)
+    scratch = _stack_scratch()
     delta_h = delta_h_of_profile(z, n_int, xi, h_tx, h_rx, dh_tx, dh_rx, scratch)
     th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx = finish_quick_pfl(
         z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, delta_h, _NO_PREFIX, _NO_PREFIX

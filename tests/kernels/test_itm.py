@@ -309,3 +309,19 @@ def test_loss_grows_with_distance_over_flat_ground():
         loss, _, _ = K.itm_p2p_tls(z, 100.0, link, inter)
         losses.append(loss)
     assert np.all(np.diff(losses) > 0)
+
+
+def test_p2p_stack_scratch_gives_the_delta_h_of_a_heap_scratch():
+    """itm_p2p_tls's scratch on its stack: delta_h as with an allocated one, and no state between calls."""
+    rng = np.random.default_rng(11)
+    link = K.link_parameters(30.0, 1.5, 3, 370.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0)
+    inter = np.empty(K.N_INTER)
+    scratch = np.empty(K.DELTA_H_SCRATCH)
+    profiles = [np.cumsum(rng.normal(0.0, 4.0, n + 1)) + 50.0 for n in (20, 99, 400, 3000)]
+    first = [K.itm_p2p_tls(z, 30.0, link, inter) for z in profiles]
+    for z, want in zip(profiles[::-1], first[::-1]):
+        assert K.itm_p2p_tls(z, 30.0, link, inter) == want
+        n_int = z.size - 1
+        gamma_e, _ = K.effective_curvature(K.profile_mean_height(z, n_int), 370.0)
+        _, _, dh_tx, dh_rx = K.find_horizons(z, n_int, 30.0, 1.0 / gamma_e, 30.0, 1.5)
+        assert inter[K.INTER_DELTA_H_M] == K.delta_h_of_profile(z, n_int, 30.0, 30.0, 1.5, dh_tx, dh_rx, scratch)
