@@ -32,8 +32,9 @@ resumes where it stopped):
     per chunk: the transmitters within ``R + 1`` cells of it (R the
     propagation radius in cells) and the elevation of the chunk and a halo
     wide enough for them (:func:`elevation_halo`); signal (all operators and
-    each operator alone in one sweep), coverage, hillshade, urbanisation and
-    gap layers of the chunk; its people by (class, area, coverage) for the
+    each operator alone in one sweep; rays are walked through the halo only
+    as far as they reach the chunk, and only the chunk's cells are
+    modelled), coverage, hillshade, urbanisation and gap layers of the chunk; its people by (class, area, coverage) for the
     statistics; its gap clusters, labelled within the chunk.
 ``merge``
     gap clusters that touch across chunk edges (8-connected) are joined with
@@ -43,14 +44,17 @@ resumes where it stopped):
     one COG per layer from the mosaic of its chunk parts; indicators from
     the summed counts; manifest, GeoJSON, CSV.
 
-Peak memory of a chunk task is bounded by the chunk and its halo, not by
-the region: see :func:`chunk_memory_bound`.
+Every task caps GDAL's block cache at :data:`GDAL_CACHE_BYTES`. A worker's
+memory grows by at most :func:`chunk_memory_bound` over what it held at the
+start, whatever the region's size; :class:`ChunkedRun` reports each
+worker's peak per stage.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import hashlib
 import json
 import logging
@@ -266,13 +270,22 @@ def _memory_probe() -> tuple[int, int] | None:
     return now, peak
 
 
-def _gdal_limited(task: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a task with GDAL's block cache capped at :data:`GDAL_CACHE_BYTES`."""
+def _task(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Make ``function`` a task: GDAL's block cache capped at :data:`GDAL_CACHE_BYTES`, reference cycles freed after it.
 
-    @functools.wraps(task)
+    xarray objects end in reference cycles (an accessor such as ``.rio``
+    holds its DataArray), which only Python's cyclic collector frees; in a
+    long-lived worker it runs its full collections rarely, so each task's
+    grids would pile up from task to task without the collection here.
+    """
+
+    @functools.wraps(function)
     def run(*args: Any) -> Any:
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
-            return task(*args)
+        try:
+            with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+                return function(*args)
+        finally:
+            gc.collect()
 
     return run
 
@@ -416,7 +429,7 @@ def _done(path: Path) -> bool:
     return path.exists()
 
 
-@_gdal_limited
+@_task
 def _task_elevation(plan: _Plan) -> str:
     out = plan.work / "elevation.tif"
     if _done(out):
@@ -439,7 +452,7 @@ def _task_elevation(plan: _Plan) -> str:
     return str(out)
 
 
-@_gdal_limited
+@_task
 def _task_population(plan: _Plan, chunk: Chunk) -> str:
     out = plan.work / "population" / f"{chunk.key}.tif"
     if _done(out):
@@ -461,7 +474,7 @@ def _population_vrt(plan: _Plan) -> Path:
     return path
 
 
-@_gdal_limited
+@_task
 def _task_km_block(plan: _Plan, bi: int, bj: int, *_deps: Any) -> str:
     out = plan.work / "km" / f"b{bi}_{bj}.npy"
     if _done(out):
@@ -493,7 +506,7 @@ def _km_blocks(plan: _Plan) -> list[tuple[int, int]]:
     return [(bi, bj) for bi in range(math.ceil(nky / kb)) for bj in range(math.ceil(nkx / kb))]
 
 
-@_gdal_limited
+@_task
 def _task_classify(plan: _Plan, *_deps: Any) -> str:
     out = plan.work / "km_classes.npy"
     if _done(out):
@@ -508,7 +521,7 @@ def _task_classify(plan: _Plan, *_deps: Any) -> str:
     return str(out)
 
 
-@_gdal_limited
+@_task
 def _task_carries(plan: _Plan, *_deps: Any) -> str:
     """Running population sum (row-major, float64, as np.cumsum) before every chunk-row segment."""
     out = plan.work / "carries.npy"
@@ -532,7 +545,7 @@ def _task_carries(plan: _Plan, *_deps: Any) -> str:
     return str(out)
 
 
-@_gdal_limited
+@_task
 def _task_fill(plan: _Plan, *_deps: Any) -> str:
     """The hillshade's nodata fill: ``np.nanmean`` of the whole float64 elevation, bit for bit."""
     out = plan.work / "fill.json"
@@ -714,7 +727,7 @@ def _clusters(plan: _Plan, chunk: Chunk, layer: xr.DataArray, tree: cKDTree | No
     return out
 
 
-@_gdal_limited
+@_task
 def _task_chunk(plan: _Plan, chunk: Chunk, *_deps: Any) -> dict[str, Any]:
     """Every layer, the statistics counts and the gap clusters of one chunk."""
     folder = plan.work / "chunks" / chunk.key
@@ -915,7 +928,7 @@ def _merge_clusters(plan: _Plan, results: dict[str, dict[str, Any]], min_populat
     return maps, figures
 
 
-@_gdal_limited
+@_task
 def _task_labels(plan: _Plan, chunk: Chunk, mapping: np.ndarray) -> str:
     out = plan.work / "labels" / f"{chunk.key}.tif"
     if _done(out):
@@ -1018,7 +1031,7 @@ def _indicators(plan: _Plan, results: dict[str, dict[str, Any]]) -> dict[str, An
 # --------------------------------------------------------------------- outputs
 
 
-@_gdal_limited
+@_task
 def _task_cog(plan: _Plan, layer: dict[str, Any], target: str) -> str:
     layout = plan.layout
     vrt = plan.work / "layers" / f"{layer['name']}.vrt"
