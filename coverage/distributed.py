@@ -44,10 +44,11 @@ resumes where it stopped):
     one COG per layer from the mosaic of its chunk parts; indicators from
     the summed counts; manifest, GeoJSON, CSV.
 
-Every task caps GDAL's block cache at :data:`GDAL_CACHE_BYTES`. A worker's
-memory grows by at most :func:`chunk_memory_bound` over what it held at the
-start, whatever the region's size; :class:`ChunkedRun` reports each
-worker's peak per stage.
+Every task caps GDAL's block cache at :data:`GDAL_CACHE_BYTES` and frees
+reference cycles when it ends. Through the chunks stage a worker's memory
+grows by at most :func:`chunk_memory_bound` over what it held at the start,
+whatever the region's size; :class:`ChunkedRun` reports each worker's peak
+per stage.
 """
 
 from __future__ import annotations
@@ -240,9 +241,13 @@ def chunk_memory_bound(chunk_size: int, halo: int, *, n_techs: int = 4, n_groups
     population stage only: 1.5 M cells for all of Vietnam).
 
     :func:`run_chunked` reports each worker's resident memory at the start
-    and its peak per stage (``ChunkedRun.memory``): the peak stays within
-    the start plus this bound (tested, and measured nationally in
-    benchmarks/RESULTS.md).
+    and its peak per stage (``ChunkedRun.memory``); through the chunks
+    stage the peak stays within the start plus this bound (tested, and
+    measured on all of Vietnam in benchmarks/RESULTS.md). The outputs stage
+    is not covered: each of its tasks is one GDAL copy of a whole layer into
+    a COG (the block cache capped as above, plus GDAL's pool of open chunk
+    tiles and its overview buffers; 0.66 GB over the start for Vietnam at
+    100 m).
 
     Returns
     -------
