@@ -110,6 +110,13 @@ DEFAULT_CHUNK_SIZE = 1024
 #: per process and would stay filled with blocks no later task reads).
 GDAL_CACHE_BYTES = 256 << 20
 
+#: GDAL's block cache and its pool of open chunk tiles while a layer's chunk
+#: tiles are copied into one COG (a synthetic 8,192 x 16,384 layer of 512
+#: tiles: peak 561 MB with a 256 MiB cache and GDAL's pool of 100, 278 MB
+#: with these, in the same time).
+_COG_CACHE_BYTES = 64 << 20
+_COG_OPEN_TILES = 16
+
 #: Leaf size of the pairwise elevation sum (elements read at once).
 _SUM_LEAF = 1 << 22
 
@@ -245,9 +252,9 @@ def chunk_memory_bound(chunk_size: int, halo: int, *, n_techs: int = 4, n_groups
     stage the peak stays within the start plus this bound (tested, and
     measured on all of Vietnam in benchmarks/RESULTS.md). The outputs stage
     is not covered: each of its tasks is one GDAL copy of a whole layer into
-    a COG (the block cache capped as above, plus GDAL's pool of open chunk
-    tiles and its overview buffers; 0.66 GB over the start for Vietnam at
-    100 m).
+    a COG, with a 64 MiB block cache and at most 16 chunk tiles open, plus
+    GDAL's overview buffers (0.66 GB over the start for Vietnam at 100 m
+    before those two caps).
 
     Returns
     -------
@@ -1043,7 +1050,8 @@ def _task_cog(plan: _Plan, layer: dict[str, Any], target: str) -> str:
     vrt.parent.mkdir(parents=True, exist_ok=True)
     parts = [(plan.work / "chunks" / c.key / f"{layer['name']}.tif", c.row0, c.col0, *c.shape) for c in layout.chunks()]
     write_vrt(vrt, layout.grid, parts, dtype=layer["dtype"], attrs=layer["attrs"])
-    with rasterio.Env(GDAL_NUM_THREADS="1"):
+    # the copy streams: a small block cache and few open chunk tiles cost it no time
+    with rasterio.Env(GDAL_NUM_THREADS="1", GDAL_CACHEMAX=_COG_CACHE_BYTES, GDAL_MAX_DATASET_POOL_SIZE=_COG_OPEN_TILES):
         rasterio.shutil.copy(str(vrt), target, driver="COG", **COG_OPTIONS, bigtiff="IF_SAFER")  # a national layer may pass 4 GB
     return target
 
