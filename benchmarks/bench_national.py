@@ -183,12 +183,10 @@ def chunked(scenario_path: Path, out: Path, workers: int, chunk_size: int) -> di
     bound = chunk_memory_bound(chunk_size, elevation_halo(int(scenario.propagation.max_radius_km * 1000 / resolution), resolution),
                                n_techs=len(techs), n_groups=1 + len(operators) if len(operators) > 1 else 1, n_sites=len(sites))
     mb = {stage: [round(v / 2**20) for v in peaks.values()] for stage, peaks in result.memory.items()}
-    growth = [max(peaks[w] for stage, peaks in result.memory.items() if stage != "start") - start
-              for w, start in result.memory.get("start", {}).items()]
     return {"workers": workers, "wall_s": round(wall, 1), "stages_s": stages, "chunks": result.chunks,
             "reused_chunks": result.reused, "chunk_task_s": result.task_seconds,
-            "peak_rss_mb_per_worker": [max(peaks[i] for stage, peaks in mb.items() if stage != "start") for i in range(workers)],
-            "memory_mb_per_worker": mb, "growth_mb_per_worker": [round(g / 2**20) for g in growth],
+            "peak_rss_mb_per_worker": [round(v / 2**20) for v in result.worker_peaks.values()],
+            "memory_mb_per_worker": mb, "growth_mb_per_worker": [round(v / 2**20) for v in result.worker_growth.values()],
             "chunk_memory_bound_mb": round(bound / 2**20),
             "output_gb": round(sum(f.stat().st_size for f in out.iterdir()) / 1e9, 2)}
 

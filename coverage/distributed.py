@@ -34,8 +34,9 @@ resumes where it stopped):
     wide enough for them (:func:`elevation_halo`); signal (all operators and
     each operator alone in one sweep; rays are walked through the halo only
     as far as they reach the chunk, and only the chunk's cells are
-    modelled), coverage, hillshade, urbanisation and gap layers of the chunk; its people by (class, area, coverage) for the
-    statistics; its gap clusters, labelled within the chunk.
+    modelled), coverage, hillshade, urbanisation and gap layers of the
+    chunk; its people by (class, area, coverage) for the statistics; its
+    gap clusters, labelled within the chunk.
 ``merge``
     gap clusters that touch across chunk edges (8-connected) are joined with
     a union-find over the edge labels, ranked, relabelled per chunk and
@@ -158,9 +159,20 @@ class ChunkedRun:
     memory: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
+    def worker_peaks(self) -> dict[str, int]:
+        """Each worker's largest resident memory over the run's stages (bytes, by worker address)."""
+        stages = [peaks for stage, peaks in self.memory.items() if stage != "start"]
+        return {worker: max(peaks[worker] for peaks in stages) for worker in self.memory.get("start", {})}
+
+    @property
+    def worker_growth(self) -> dict[str, int]:
+        """Each worker's peak minus its resident memory at the start (bytes): what :func:`chunk_memory_bound` bounds."""
+        return {worker: peak - self.memory["start"][worker] for worker, peak in self.worker_peaks.items()}
+
+    @property
     def peak_worker_bytes(self) -> int:
         """The largest resident memory of any worker during the run (bytes; 0 when not reported)."""
-        return max((v for stage, peaks in self.memory.items() if stage != "start" for v in peaks.values()), default=0)
+        return max(self.worker_peaks.values(), default=0)
 
 
 @dataclass(frozen=True)

@@ -585,10 +585,10 @@ def signal_layers_by_group(
     params, models, positions = _site_rows(sites, grid, dem, config, log)
     log.warn()
     filled = _filled_dem(dem, params, grid.resolution)
-    rows, cols = _crop_ranges(crop, dem.shape)
-    origin = (rows.start, cols.start)
-    nodata = np.isnan(dem[rows, cols])
-    target = AnalysisGrid.from_dataarray(elevation.isel(y=rows, x=cols))
+    target_rows, target_cols = _crop_ranges(crop, dem.shape)
+    origin = (target_rows.start, target_cols.start)
+    nodata = np.isnan(dem[target_rows, target_cols])
+    target = AnalysisGrid.from_dataarray(elevation.isel(y=target_rows, x=target_cols))
     labels = np.zeros(len(sites), dtype=np.int64) if by is None else pd.factorize(sites[by], sort=True)[0]
     names = [] if by is None else sorted(set(sites[by]))
     union_layers: dict[str, xr.DataArray] = {}
@@ -629,9 +629,10 @@ def _crop_ranges(crop: Mapping[str, slice] | None, shape: tuple[int, int]) -> tu
     crop = crop or {}
     out = []
     for dim, size in zip(("y", "x"), shape):
-        start, stop, step = crop.get(dim, slice(None)).indices(size)
+        given = crop.get(dim, slice(None))
+        start, stop, step = given.indices(size)
         if step != 1 or stop <= start:
-            raise GridError(f"crop {dim}: expected a non-empty slice with unit step, got {crop[dim]}")
+            raise GridError(f"crop {dim}: expected a non-empty slice with unit step over {size} cells, got {given}")
         out.append(slice(start, stop))
     return out[0], out[1]
 

@@ -182,16 +182,12 @@ def test_chunked_equals_in_memory_on_generated_region(tmp_path: Path, cluster) -
     assert_within_bound(result, chunk_memory_bound(CHUNK, elevation_halo(radius, RES), n_groups=3, n_sites=50))
 
 
-def growth(result) -> dict[str, int]:
-    """Each worker's largest resident memory over the run's stages minus its memory at the start (bytes)."""
-    memory = result.memory
-    assert set(memory) == {"start", "inputs", "urbanisation", "chunks", "clusters", "outputs"}
-    return {w: max(peaks[w] for stage, peaks in memory.items() if stage != "start") - start for w, start in memory["start"].items()}
-
-
 def assert_within_bound(result, bound: int) -> None:
-    grown = growth(result)
+    """Every stage was measured on both workers, and each worker grew by no more than ``bound`` over its start."""
+    assert set(result.memory) == {"start", "inputs", "urbanisation", "chunks", "clusters", "outputs"}
+    grown = result.worker_growth
     assert len(grown) == 2 and all(0 <= g <= bound for g in grown.values()), (grown, bound)
+    assert result.peak_worker_bytes == max(result.worker_peaks.values()) > 0
 
 
 def _small_cells(tmp_path: Path) -> int:
@@ -325,7 +321,7 @@ def test_memory_does_not_grow_with_region(tmp_path: Path, cluster) -> None:
         result = run_chunked(scenario, tmp_path / f"out{k}", client=cluster, chunk_size=32)
         assert result.chunks >= (shape[0] // 32) * (shape[1] // 32)
         assert_within_bound(result, chunk_memory_bound(32, elevation_halo(10, RES), n_sites=50))
-        grown.append(max(growth(result).values()))
+        grown.append(max(result.worker_growth.values()))
     assert grown[1] <= grown[0] + (8 << 20)
 
 
