@@ -16,7 +16,8 @@ resumes where it stopped):
 ``population``
     per chunk, :func:`covgap.regrid.regrid_population` on the chunk and a
     halo of 2.5 source cells (every source cell touching the chunk lies
-    wholly inside, so the per-source-cell scaling is the in-memory one).
+    wholly inside, so the per-source-cell scaling is the in-memory one),
+    reading only the window of the population raster that it covers.
 ``urbanisation``
     the 1 km aggregate per block of kilometre cells (each read with every
     analysis cell that touches it), then the Degree of Urbanisation
@@ -89,7 +90,6 @@ from covgap import clusters, layers, statistics, urbanisation
 from covgap._version import __version__
 from covgap.analysis import apply_changes, coverage_layers, coverage_layers_by_operator, place_sites
 from covgap.chunked import Chunk, ChunkLayout, combine_pairwise, leaves, pairwise_sum_ranges, read_window, write_tile, write_vrt
-from covgap.datasets.population import read_population
 from covgap.datasets.sites import read_sites
 from covgap.errors import CovgapWarning, GridError, InputFileError
 from covgap.export import COG_OPTIONS, atomic_directory, layer_entry, sites_geojson, write_csv, write_json
@@ -483,8 +483,7 @@ def _task_population(plan: _Plan, chunk: Chunk) -> str:
         return str(out)
     layout = plan.layout
     r0, r1, c0, c1 = layout.expand(chunk.row0, chunk.row1, chunk.col0, chunk.col1, plan.pop_halo)
-    source = read_population(plan.scenario.inputs.population)
-    pop = regrid_population(source, layout.subgrid(r0, r1, c0, c1))
+    pop = regrid_population(plan.scenario.inputs.population, layout.subgrid(r0, r1, c0, c1))
     part = pop.isel(y=slice(chunk.row0 - r0, chunk.row1 - r0), x=slice(chunk.col0 - c0, chunk.col1 - c0))
     write_tile(part, out)
     return str(out)

@@ -15,14 +15,19 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
+import rasterio
 import xarray as xr
+from affine import Affine
 from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.warp import Resampling, reproject, transform
+from rasterio.windows import Window
 from scipy import ndimage
 
+from covgap.datasets.population import read_population
 from covgap.errors import GridError
 from covgap.grid import AnalysisGrid
 
@@ -61,13 +66,21 @@ def regrid_dem(dem: xr.DataArray, grid: AnalysisGrid) -> xr.DataArray:
     return grid.dataarray(out, "elevation", "m", "terrain elevation above mean sea level", standard_name="height_above_mean_sea_level")
 
 
-def regrid_population(population: xr.DataArray, grid: AnalysisGrid) -> xr.DataArray:
+def regrid_population(population: xr.DataArray | str | os.PathLike[str], grid: AnalysisGrid) -> xr.DataArray:
     """Re-grid population counts onto the analysis grid, conserving people.
+
+    Only the source cells the grid needs (those holding a cell centre, and
+    their neighbours for the interpolation) are used: given a path, only
+    that window of the raster is read, so that a chunk of a national grid
+    reads a chunk of the population raster. The result is the same, bit for
+    bit, as from the whole raster in memory.
 
     Parameters
     ----------
-    population : xr.DataArray
-        People per source cell, (y, x), with a CRS; NaN or negative means none.
+    population : xr.DataArray or path
+        People per source cell, (y, x), with a CRS; NaN or negative means
+        none. Or the path of such a raster
+        (:func:`covgap.datasets.read_population` reads the window).
     grid : AnalysisGrid
 
     Returns
@@ -75,17 +88,19 @@ def regrid_population(population: xr.DataArray, grid: AnalysisGrid) -> xr.DataAr
     xr.DataArray
         ``population``, float32, people per analysis cell (0 where none).
     """
-    src_crs = CRS.from_user_input(population.rio.crs)
-    src_transform = population.rio.transform()
+    if isinstance(population, xr.DataArray):
+        src_crs = CRS.from_user_input(population.rio.crs)
+        src_transform = population.rio.transform()
+        src_height, src_width = population.shape
+    else:
+        with rasterio.open(population) as src:
+            src_crs, src_transform, (src_height, src_width) = src.crs, src.transform, src.shape
     if src_transform.b != 0 or src_transform.d != 0:
         raise GridError("population raster is rotated; only north-up rasters are supported")
-    counts = np.asarray(population.values, dtype=np.float64)
-    counts = np.where(np.isfinite(counts) & (counts > 0), counts, 0.0)
-    src_area = _cell_areas(src_crs, src_transform, counts.shape)
+    row_area = _row_areas(src_crs, src_transform, src_height)
 
     # A virtual grid fine enough that every source cell holds at least one centre.
-    src_res_m = math.sqrt(float(np.min(src_area)))
-    factor = max(1, math.ceil(2.0 * grid.resolution / src_res_m))
+    factor = max(1, math.ceil(2.0 * grid.resolution / math.sqrt(float(np.min(row_area)))))
     res_v = grid.resolution / factor
     height_v, width_v = grid.height * factor, grid.width * factor
     xs = grid.transform.c + (np.arange(width_v) + 0.5) * res_v
@@ -94,22 +109,36 @@ def regrid_population(population: xr.DataArray, grid: AnalysisGrid) -> xr.DataAr
     # pyproj on whole arrays: rasterio's transform goes through Python lists, 3x slower per cell.
     to_src = Transformer.from_crs(grid.crs.to_wkt(), src_crs.to_wkt(), always_xy=True)
     sx, sy = to_src.transform(xx.ravel(), yy.ravel())
-    inv = ~src_transform
-    col_f, row_f = inv @ (sx, sy)
+    col_f, row_f = ~src_transform @ (sx, sy)
     row_i, col_i = np.floor(row_f).astype(np.int64), np.floor(col_f).astype(np.int64)
-    inside = (row_i >= 0) & (row_i < counts.shape[0]) & (col_i >= 0) & (col_i < counts.shape[1])
+    inside = (row_i >= 0) & (row_i < src_height) & (col_i >= 0) & (col_i < src_width)
+    if not inside.any():
+        return grid.dataarray(np.zeros(grid.shape, np.float32), "population", "people", "resident population per cell")
 
+    # The window of source cells holding a centre, one more on each side for the interpolation.
+    r0, r1 = max(0, int(row_i[inside].min()) - 1), min(src_height, int(row_i[inside].max()) + 2)
+    c0, c1 = max(0, int(col_i[inside].min()) - 1), min(src_width, int(col_i[inside].max()) + 2)
+    if isinstance(population, xr.DataArray):
+        window = population.values[r0:r1, c0:c1]
+    else:
+        window = read_population(population, Window(c0, r0, c1 - c0, r1 - r0)).values
+    counts = np.asarray(window, dtype=np.float64)
+    counts = np.where(np.isfinite(counts) & (counts > 0), counts, 0.0)
+    src_area = np.repeat(row_area[r0:r1, None], c1 - c0, axis=1)
+
+    # Positions relative to the window: an integer subtracted from a larger float is exact.
     density = counts / src_area
-    raw = ndimage.map_coordinates(density, [row_f - 0.5, col_f - 0.5], order=1, mode="nearest") * res_v**2
+    raw = ndimage.map_coordinates(density, [row_f - 0.5 - r0, col_f - 0.5 - c0], order=1, mode="nearest") * res_v**2
     raw = np.where(inside, raw, 0.0)
-    key = np.where(inside, row_i * counts.shape[1] + col_i, 0)
+    key = np.where(inside, (row_i - r0) * (c1 - c0) + (col_i - c0), 0)
     n_src = counts.size
     raw_sum = np.bincount(key[inside], weights=raw[inside], minlength=n_src)
     n_cells = np.bincount(key[inside], minlength=n_src).astype(np.float64)
 
     share = np.minimum(1.0, n_cells * res_v**2 / src_area.ravel())
     holding = np.flatnonzero(n_cells)  # only the source cells holding a centre are ever used
-    share[holding[_fully_inside(src_crs, src_transform, holding, counts.shape[1], grid)]] = 1.0
+    rows, cols = np.divmod(holding, c1 - c0)
+    share[holding[_fully_inside(src_crs, src_transform, rows + r0, cols + c0, grid)]] = 1.0
     target = counts.ravel() * share
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(raw_sum > 0, target / raw_sum, 0.0)
@@ -121,29 +150,26 @@ def regrid_population(population: xr.DataArray, grid: AnalysisGrid) -> xr.DataAr
     return grid.dataarray(values.astype(np.float32), "population", "people", "resident population per cell")
 
 
-def _cell_areas(crs: CRS, affine: object, shape: tuple[int, int]) -> np.ndarray:
-    """Area in square metres of every cell of a north-up raster."""
+def _row_areas(crs: CRS, affine: Affine, height: int) -> np.ndarray:
+    """Area in square metres of a cell in each row of a north-up raster."""
     if crs.is_geographic:
-        res_x, res_y = abs(affine.a), abs(affine.e)  # type: ignore[attr-defined]
-        top = affine.f  # type: ignore[attr-defined]
-        north = np.radians(top - np.arange(shape[0]) * res_y)
-        south = np.radians(top - (np.arange(shape[0]) + 1) * res_y)
-        rows = EARTH_AUTHALIC_RADIUS_M**2 * math.radians(res_x) * np.abs(np.sin(north) - np.sin(south))
-        return np.repeat(rows[:, None], shape[1], axis=1)
-    return np.full(shape, abs(affine.a * affine.e))  # type: ignore[attr-defined]
+        res_x, res_y = abs(affine.a), abs(affine.e)
+        north = np.radians(affine.f - np.arange(height) * res_y)
+        south = np.radians(affine.f - (np.arange(height) + 1) * res_y)
+        return EARTH_AUTHALIC_RADIUS_M**2 * math.radians(res_x) * np.abs(np.sin(north) - np.sin(south))
+    return np.full(height, abs(affine.a * affine.e))
 
 
-def _fully_inside(crs: CRS, affine: object, cells: np.ndarray, width: int, grid: AnalysisGrid) -> np.ndarray:
-    """Which of the source ``cells`` (flat indices, raster ``width`` columns) have all four corners inside the grid.
+def _fully_inside(crs: CRS, affine: Affine, rows: np.ndarray, cols: np.ndarray, grid: AnalysisGrid) -> np.ndarray:
+    """Which of the source cells (``rows``, ``cols`` of the raster) have all four corners inside the grid.
 
     Each corner is transformed on its own, so the answer for a cell does
     not depend on which other cells are asked about.
     """
     left, bottom, right, top = grid.bounds
-    rows, cols = np.divmod(cells, width)
     corner_rows = np.concatenate([rows, rows, rows + 1, rows + 1]).astype(float)
     corner_cols = np.concatenate([cols, cols + 1, cols, cols + 1]).astype(float)
-    cx, cy = affine @ (corner_cols, corner_rows)  # type: ignore[operator]
+    cx, cy = affine @ (corner_cols, corner_rows)
     gx, gy = transform(crs, grid.crs, np.asarray(cx), np.asarray(cy))
     gx, gy = np.asarray(gx), np.asarray(gy)
     corner_in = ((gx >= left) & (gx <= right) & (gy >= bottom) & (gy <= top)).reshape(4, -1)

@@ -15,6 +15,7 @@ import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.windows import Window
 
 from covgap.datasets.errors import InputFileError
 
@@ -27,8 +28,8 @@ def check_exists(path: Path) -> None:
         raise InputFileError(f"{path}: is a directory, expected a file")
 
 
-def read_band(path: Path, source: str, *, name: str, attrs: dict[str, Any]) -> xr.DataArray:
-    """Read band 1 of *source* (a path or GDAL ``/vsi`` name) as float32.
+def read_band(path: Path, source: str, *, name: str, attrs: dict[str, Any], window: Window | None = None) -> xr.DataArray:
+    """Read band 1 of *source* (a path or GDAL ``/vsi`` name), or a window of it, as float32.
 
     Parameters
     ----------
@@ -40,6 +41,9 @@ def read_band(path: Path, source: str, *, name: str, attrs: dict[str, Any]) -> x
         Name of the returned DataArray.
     attrs : dict
         Attributes of the returned DataArray (``units``, ``long_name``, ...).
+    window : rasterio.windows.Window, optional
+        Read only these rows and columns (the returned transform is the
+        window's); default: the whole band.
 
     Returns
     -------
@@ -57,8 +61,8 @@ def read_band(path: Path, source: str, *, name: str, attrs: dict[str, Any]) -> x
     try:
         with rasterio.open(source) as src:
             crs: CRS | None = src.crs
-            transform: Affine = src.transform
-            band = src.read(1, masked=True)
+            transform: Affine = src.transform if window is None else src.window_transform(window)
+            band = src.read(1, masked=True, window=window)
     except rasterio.errors.RasterioError as exc:
         raise InputFileError(f"{path}: cannot be read as a raster ({exc})") from exc
     if crs is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from rasterio.windows import Window
 
 from covgap.datasets._raster import check_exists, read_band
 from covgap.datasets.errors import InputValueError
@@ -14,8 +15,8 @@ from covgap.datasets.errors import InputValueError
 _ATTRS = {"units": "people", "long_name": "population count per cell"}
 
 
-def read_population(path: str | os.PathLike[str]) -> xr.DataArray:
-    """Read a population raster of counts per cell as float32.
+def read_population(path: str | os.PathLike[str], window: Window | None = None) -> xr.DataArray:
+    """Read a population raster of counts per cell (or a window of it) as float32.
 
     The values must be numbers of people per cell (WorldPop "ppp" or GHS-POP
     counts), not densities per km². Refining the grid onto the analysis grid
@@ -25,6 +26,8 @@ def read_population(path: str | os.PathLike[str]) -> xr.DataArray:
     ----------
     path : str or path-like
         A GeoTIFF (or other GDAL raster) with a CRS.
+    window : rasterio.windows.Window, optional
+        Read and check only these rows and columns; default: the whole raster.
 
     Returns
     -------
@@ -43,14 +46,15 @@ def read_population(path: str | os.PathLike[str]) -> xr.DataArray:
     """
     path = Path(path)
     check_exists(path)
-    da = read_band(path, str(path), name="population", attrs=dict(_ATTRS))
+    da = read_band(path, str(path), name="population", attrs=dict(_ATTRS), window=window)
     values = da.values
     bad = np.isinf(values) | (values < 0)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
+        row_off, col_off = (0, 0) if window is None else (int(window.row_off), int(window.col_off))
         raise InputValueError(
             f"{path}: {int(bad.sum())} cell(s) hold negative or infinite population "
-            f"counts, first at row {row}, column {col} (x={float(da.x[col]):.6f}, "
+            f"counts, first at row {row + row_off}, column {col + col_off} (x={float(da.x[col]):.6f}, "
             f"y={float(da.y[row]):.6f}): {float(values[row, col])!r}; expected counts "
             "of people >= 0 (mark missing cells with the raster's nodata value)"
         )

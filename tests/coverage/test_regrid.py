@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
+import rasterio
 from affine import Affine
 
 from covgap.grid import AnalysisGrid
@@ -59,6 +60,29 @@ def test_population_coarsening_keeps_every_source_cell() -> None:
     out = regrid_population(src, grid)
     assert float(out.sum()) == pytest.approx(float(counts.sum()), rel=1e-6)
     np.testing.assert_allclose(out.values[0, 0], counts[:10, :10].sum(), rtol=1e-5)
+
+
+def test_population_from_a_path_reads_only_the_window_it_needs(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    counts = rng.gamma(1.5, 400.0, size=(60, 80)).astype(np.float32)
+    counts[0, :] = -5.0  # invalid, but far from the grid: never read
+    res = 1 / 120
+    transform = Affine(res, 0, 108.0, 0, -res, 16.1)
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=80, height=60, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=transform) as dst:
+        dst.write(counts, 1)
+    west, north = 108.0 + 30 * res, 16.1 - 20 * res
+    grid = AnalysisGrid.from_lonlat_bounds((west, north - 10 * res, west + 12 * res, north), 100.0)
+    from_path = regrid_population(path, grid)
+    from_array = regrid_population(_raster(counts, transform, "EPSG:4326"), grid)
+    assert np.array_equal(from_path.values, from_array.values)
+    assert float(from_path.sum()) > 0
+    # a grid that reaches the invalid row reads it and names it
+    from covgap.datasets.errors import InputValueError
+
+    with pytest.raises(InputValueError, match="row 0, column"):
+        regrid_population(path, AnalysisGrid.from_lonlat_bounds((west, 16.1 - 10 * res, west + 12 * res, 16.1), 100.0))
 
 
 def test_dem_is_resampled_bilinearly_and_keeps_nodata() -> None:
