@@ -39,11 +39,22 @@ is all that point-to-point, area mode and the site sweep take of the link,
 so a caller predicting many paths of one link builds it once (and a call
 from Python unboxes four arguments, not sixteen).
 
-The entry points (:func:`link_parameters`, :func:`itm_p2p_tls`, which
-takes the scratch of ``delta_h`` on its stack (:func:`_stack_scratch`, no
-heap allocation), and :func:`itm_area_tls`) are ``ngjit``; every helper is
-``cell_jit`` (no NRT reference counting), so the arrays and slices passed
-between them cost no atomic reference-count updates.
+:func:`link_parameters` is ``ngjit``. The per-prediction entry points
+:func:`itm_p2p_tls` (which takes the scratch of ``delta_h`` on its stack,
+:func:`_stack_scratch`, no heap allocation) and :func:`itm_area_tls` are
+``call_jit``: no NRT, so a call from Python unboxes its arrays without
+creating a MemInfo for each, and the GIL kept (releasing it would cost
+about a tenth of a prediction). Every helper is ``cell_jit`` (no NRT
+reference counting), so the arrays and slices passed between them cost no
+atomic reference-count updates. The horizon search, the profile's mean
+height and least-squares fit, Longley-Rice and Variability are
+``fm_cell_jit``: LLVM may fuse multiply-adds and multiply by reciprocals
+there, which changes results in the last bits only (about 1e-13 dB);
+code whose exact values decide an index or must cancel exactly (the fit
+range, ``delta_h`` and its deciles, the effective heights' fit distances)
+stays plain IEEE. ``delta_h`` indexes the profile and its histogram with
+unsigned integers where the index is known to be non-negative (no
+negative-index wraparound per load).
 
 Intermediate values are written into a float64 array of length
 :data:`N_INTER` indexed by the ``INTER_*`` constants. Return codes and
@@ -58,7 +69,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from covgap.kernels.jit import cell_jit, ngjit
+from covgap.kernels.jit import call_jit, cell_jit, fm_cell_jit, ngjit
 
 # --- constants of the reference -------------------------------------------
 PI = 3.1415926535897932384
@@ -252,7 +263,7 @@ def _fdim(a, b):
     return a - b if a > b else 0.0
 
 
-@cell_jit
+@fm_cell_jit
 def _log10(x):
     """``log10(x)`` as ``log(x) / ln(10)`` (equal to about 1 ulp)."""
     return LOG10_E * math.log(x)
@@ -263,7 +274,7 @@ def _log10(x):
 # =============================================================================
 
 
-@cell_jit
+@fm_cell_jit
 def free_space_loss(d_m, f_mhz):
     """Free-space basic transmission loss (dB) at ``d_m`` metres.
 
@@ -272,19 +283,19 @@ def free_space_loss(d_m, f_mhz):
     return 32.45 + 20.0 * _log10(f_mhz * (d_m / 1000.0))
 
 
-@cell_jit
+@fm_cell_jit
 def terrain_roughness(d_m, delta_h_m):
     """``delta_h(d)`` [ERL 79-ITS 67, Eqn 3], metres."""
     return delta_h_m * (1.0 - 0.8 * math.exp(-d_m / 50e3))
 
 
-@cell_jit
+@fm_cell_jit
 def sigma_h_function(delta_h_m):
     """RMS terrain deviation in the first Fresnel zone [ERL 79-ITS 67, 3.6a]."""
     return 0.78 * delta_h_m * math.exp(-0.5 * math.sqrt(math.sqrt(delta_h_m)))  # delta_h ** 0.25
 
 
-@cell_jit
+@fm_cell_jit
 def fresnel_integral(v2):
     """Knife-edge loss ``A(v, 0)`` (dB) from ``v2 = v**2``."""
     if v2 < 5.76:
@@ -308,13 +319,13 @@ def inverse_ccdf(q):
     return q_q
 
 
-@cell_jit
+@fm_cell_jit
 def h0_curve(j, r):
     """Curve fit ``H_01(r, j)`` (dB), [Algorithm, 6.13]."""
     return 10.0 * _log10(1.0 + H0_A[j] * (1.0 / r) ** 4 + H0_B[j] * (1.0 / r) ** 2)
 
 
-@cell_jit
+@fm_cell_jit
 def h0_function(r, eta_s):
     """Troposcatter frequency gain function ``H_0`` (dB) [TN101v1, 9.2]."""
     eta_s = min(max(eta_s, 1.0), 5.0)
@@ -326,7 +337,7 @@ def h0_function(r, eta_s):
     return result
 
 
-@cell_jit
+@fm_cell_jit
 def f_function(td):
     """Troposcatter attenuation function ``F(theta * d)`` (dB)."""
     if td <= 10e3:
@@ -336,7 +347,7 @@ def f_function(td):
     return 71.8 + 0.157e-3 * td + 5.0 * _log10(td)
 
 
-@cell_jit
+@fm_cell_jit
 def height_function(x_km, k):
     """Smooth-earth height-gain function ``F(x, K)`` (dB)."""
     if x_km < 200.0:
@@ -372,7 +383,7 @@ def _fit_range(n_int, xi, d_start, d_end):
     return i_start, i_end
 
 
-@cell_jit
+@fm_cell_jit
 def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     """Least-squares line through ``z`` between two distances.
 
@@ -434,14 +445,15 @@ def _bin(x, lo, scale):
 def _find_bin(hist, k, descending):
     """The bin of ``hist`` holding the k-th value from the top (``descending``) or bottom, and its rank there.
 
-    Walks whole blocks of :data:`DECILE_BLOCK` bins first (their sums do
-    not depend on the running count), then the bins of the block found.
+    ``hist``: int64 counts. Walks whole blocks of :data:`DECILE_BLOCK` bins
+    first (their sums do not depend on the running count), then the bins of
+    the block found.
     """
-    cum = 0.0
+    cum = 0
     step = -DECILE_BLOCK if descending else DECILE_BLOCK
     blk = DECILE_BINS - DECILE_BLOCK if descending else 0
     while True:
-        h = 0.0
+        h = 0
         for t in range(DECILE_BLOCK):
             h += hist[blk + t]
         if cum + h >= k:
@@ -452,7 +464,7 @@ def _find_bin(hist, k, descending):
     while cum + hist[b] < k:
         cum += hist[b]
         b += -1 if descending else 1
-    return b, k - int(cum)
+    return b, k - cum
 
 
 @cell_jit
@@ -460,7 +472,8 @@ def _rank_in(buf, m, rank, descending, hist):
     """The rank-th (1-based) value of ``buf[:m]`` in the given order; reorders ``buf``.
 
     Small sets are sorted; larger ones are narrowed by histograms (each pass
-    keeps only the bin holding the wanted rank, compacting ``buf``).
+    keeps only the bin holding the wanted rank, compacting ``buf``) counted
+    in ``hist`` (int64, :data:`DECILE_BINS`).
     """
     while m > 12:
         lo = buf[0]
@@ -471,9 +484,9 @@ def _rank_in(buf, m, rank, descending, hist):
         if not hi > lo:
             return hi
         scale = DECILE_BINS / (hi - lo)
-        hist[:] = 0.0
+        hist[:] = 0
         for j in range(m):
-            hist[_bin(buf[j], lo, scale)] += 1.0
+            hist[np.uint64(_bin(buf[j], lo, scale))] += 1
         b, rank = _find_bin(hist, rank, descending)
         kept = 0
         for j in range(m):
@@ -498,15 +511,17 @@ def deciles(v, n, k, lo, hi, scratch):
     Exact order statistics, as ``std::nth_element`` gives them, found by a
     histogram of :data:`DECILE_BINS` bins, then narrowing the two bins that
     hold them (O(n) with few unpredictable branches). ``scratch``: float64,
-    length >= 2 n + DECILE_BINS.
+    length >= 2 n + DECILE_BINS; the histogram counts in int64 over its
+    last DECILE_BINS elements (an integer add per value: a float add would
+    chain the increments of one bin at the latency of a float add).
     """
     if not hi > lo:
         return hi, lo
     scale = DECILE_BINS / (hi - lo)
-    hist = scratch[2 * n : 2 * n + DECILE_BINS]
-    hist[:] = 0.0
+    hist = scratch[2 * n : 2 * n + DECILE_BINS].view(np.int64)
+    hist[:] = 0
     for j in range(n):
-        hist[_bin(v[j], lo, scale)] += 1.0
+        hist[np.uint64(_bin(v[j], lo, scale))] += 1
     b_top, rank_top = _find_bin(hist, k, True)
     b_bot, rank_bot = _find_bin(hist, k, False)
     top = scratch[0:n]
@@ -609,6 +624,8 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_gu
     # Each point interpolates from the profile sample at or before it (NTIA's
     # from the one after: the same value to rounding).
     last = n_int - 1
+    # (the profile is indexed with unsigned integers, as the indices are
+    # never negative: no negative-index wraparound per load)
     # the least-squares sums of linear_least_squares_fit(s, n - 1, 1, 0, n - 1)
     # accumulate while the points are placed (four partial sums each)
     c = 0.5 * np_s
@@ -624,10 +641,14 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_gu
         i1 = min(int(p1), last)
         i2 = min(int(p2), last)
         i3 = min(int(p3), last)
-        v0 = z[i0] + (z[i0 + 1] - z[i0]) * (p0 - i0)
-        v1 = z[i1] + (z[i1 + 1] - z[i1]) * (p1 - i1)
-        v2 = z[i2] + (z[i2 + 1] - z[i2]) * (p2 - i2)
-        v3 = z[i3] + (z[i3 + 1] - z[i3]) * (p3 - i3)
+        z0 = z[np.uint64(i0)]
+        v0 = z0 + (z[np.uint64(i0 + 1)] - z0) * (p0 - i0)
+        z1 = z[np.uint64(i1)]
+        v1 = z1 + (z[np.uint64(i1 + 1)] - z1) * (p1 - i1)
+        z2 = z[np.uint64(i2)]
+        v2 = z2 + (z[np.uint64(i2 + 1)] - z2) * (p2 - i2)
+        z3 = z[np.uint64(i3)]
+        v3 = z3 + (z[np.uint64(i3 + 1)] - z3) * (p3 - i3)
         s[j] = v0
         s[j + 1] = v1
         s[j + 2] = v2
@@ -645,7 +666,8 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_gu
     while j < n:
         p0 = x_start + j * stride
         i0 = min(int(p0), last)
-        v0 = z[i0] + (z[i0 + 1] - z[i0]) * (p0 - i0)
+        z0 = z[np.uint64(i0)]
+        v0 = z0 + (z[np.uint64(i0 + 1)] - z0) * (p0 - i0)
         s[j] = v0
         a0 += v0
         b0 += v0 * (j - c)
@@ -713,7 +735,7 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_gu
     return delta_h_d / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
 
 
-@cell_jit
+@fm_cell_jit
 def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
     """Terminal horizon angles (rad) and distances (m) over a profile.
 
@@ -747,7 +769,7 @@ def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
     return theta_tx_h, theta_rx_h, d_tx_h, d_rx_h
 
 
-@cell_jit
+@fm_cell_jit
 def effective_curvature(h_sys_m, n_0):
     """Effective earth curvature ``gamma_e`` (1/m) and ``N_s`` at height ``h_sys_m``."""
     if h_sys_m == 0.0:
@@ -768,7 +790,7 @@ def initialize_point_to_point(f_mhz, h_sys_m, n_0, pol, epsilon, sigma):
     return z_g, gamma_e, n_s
 
 
-@cell_jit
+@fm_cell_jit
 def _horizon_distance(h_e, a_e, delta_h):
     return math.sqrt(2.0 * h_e * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(h_e, 5.0)))
 
@@ -854,7 +876,7 @@ def delta_h_of_profile(z, n_int, xi, h_tx, h_rx, dh_tx, dh_rx, scratch):
 # =============================================================================
 
 
-@cell_jit
+@fm_cell_jit
 def knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx):
     """Double knife-edge diffraction loss (dB)."""
     d_ml = dh_tx + dh_rx
@@ -865,7 +887,7 @@ def knife_edge_diffraction(d_m, f_mhz, a_e, theta_los, dh_tx, dh_rx):
     return fresnel_integral(v_1) + fresnel_integral(v_2)
 
 
-@cell_jit
+@fm_cell_jit
 def _vogler_terminal(d_hzn, h_e, f_third, f_mthird, abs_z_g):
     """Terminal radius terms of Vogler's method: ``(x_km, F(x, K))``.
 
@@ -877,7 +899,7 @@ def _vogler_terminal(d_hzn, h_e, f_third, f_mthird, abs_z_g):
     return x, height_function(x, k)
 
 
-@cell_jit
+@fm_cell_jit
 def _vogler_path(d_m, a_e, theta_los, d_ml, x1, x2, f_third, f_mthird, abs_z_g):
     """Distance function ``G(x)`` (dB) of Vogler's method for the diffraction path.
 
@@ -892,7 +914,7 @@ def _vogler_path(d_m, a_e, theta_los, d_ml, x1, x2, f_third, f_mthird, abs_z_g):
     return 0.05751 * x0 - 10.0 * _log10(x0)
 
 
-@cell_jit
+@fm_cell_jit
 def diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta_h, h_tx, h_rx,
                        mode, theta_los, d_sml, f_mhz, f_third, f_mthird):
     """NTIA's DiffractionLoss at the two distances ``d_3`` and ``d_4`` (dB).
@@ -928,7 +950,7 @@ def diffraction_losses(d_3, d_4, dh_tx, dh_rx, he_tx, he_rx, abs_z_g, a_e, delta
     return out_3, out_4
 
 
-@cell_jit
+@fm_cell_jit
 def line_of_sight_loss(d_m, he_tx, he_rx, z_g, delta_h, m_d, a_d0, d_sml, f_mhz):
     """Two-ray / extended-diffraction loss in the line-of-sight region (dB)."""
     sigma_h_d = sigma_h_function(terrain_roughness(d_m, delta_h))
@@ -958,7 +980,7 @@ def line_of_sight_loss(d_m, he_tx, he_rx, z_g, delta_h, m_d, a_d0, d_sml, f_mhz)
     return w * a_t + (1.0 - w) * a_d
 
 
-@cell_jit
+@fm_cell_jit
 def troposcatter_loss(d_m, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f_mhz, theta_los, h0):
     """Troposcatter loss (dB); returns ``(loss, h0)`` with the updated ``H_0``."""
     wn = f_mhz / 47.7
@@ -1004,7 +1026,7 @@ def troposcatter_loss(d_m, th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, a_e, n_s, f
     return loss, h_0
 
 
-@cell_jit
+@fm_cell_jit
 def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, n_s,
                  delta_h, h_tx, h_rx, d_m, mode, lc):
     """Reference attenuation (dB) below free space.
@@ -1126,7 +1148,7 @@ def longley_rice(th_tx, th_rx, f_mhz, z_g, dh_tx, dh_rx, he_tx, he_rx, gamma_e, 
     return a_ref, warnings, propmode, RC_SUCCESS
 
 
-@cell_jit
+@fm_cell_jit
 def _curve(c1, c2, x1, x2, x3, d_e):
     return (c1 + c2 / (1.0 + ((d_e - x2) / x3) ** 2)) * ((d_e / x1) ** 2) / (1.0 + ((d_e / x1) ** 2))
 
@@ -1180,7 +1202,7 @@ def link_constants(f_mhz, z_g, climate, mdvar, time, location, situation, link):
     link[LC_WARNINGS] = warnings
 
 
-@cell_jit
+@fm_cell_jit
 def variability(lc, he_tx, he_rx, delta_h, d_m, a_ref, climate):
     """Variability adjustment ``A_ref - V_med - Y_R - Y_S`` (dB) of one path.
 
@@ -1275,7 +1297,7 @@ def validate_inputs(h_tx, h_rx, climate, time, location, situation, n_0, f_mhz, 
     return RC_SUCCESS, warnings
 
 
-@cell_jit
+@fm_cell_jit
 def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n_s, gamma_e, z_g,
                        f_mhz, h_tx, h_rx, climate, lc, mode, inter):
     """Basic transmission loss (dB) from the path geometry: LongleyRice + Variability.
@@ -1306,7 +1328,7 @@ def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n
     return v + a_fs, warnings, rc
 
 
-@cell_jit
+@fm_cell_jit
 def profile_mean_height(z, n_int):
     """Mean path height (m) ignoring the first and last 10 % (NTIA's ``h_sys``)."""
     p10 = int(0.1 * n_int)
@@ -1379,7 +1401,7 @@ def link_parameters(h_tx, h_rx, climate, n_0, f_mhz, pol, epsilon, sigma, mdvar,
     return link
 
 
-@ngjit
+@call_jit
 def itm_p2p_tls(z, xi, link, inter):
     """ITM point-to-point mode, time/location/situation variability (NTIA ``ITM_P2P_TLS``).
 
@@ -1457,7 +1479,7 @@ def initialize_area(site_tx, site_rx, gamma_e, delta_h, h_tx, h_rx):
     return he_tx, he_rx, dh_tx, dh_rx, th_tx, th_rx
 
 
-@ngjit
+@call_jit
 def itm_area_tls(d_km, delta_h, site_tx, site_rx, link, inter):
     """ITM area mode, time/location/situation variability (NTIA ``ITM_AREA_TLS``).
 

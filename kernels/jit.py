@@ -16,3 +16,21 @@ inline_jit = njit(cache=True, nogil=True, inline="always")
 #: costs no atomic increments; it may index and slice arrays but never
 #: allocate one (Numba refuses to compile an allocation here).
 cell_jit = njit(cache=True, nogil=True, _nrt=False)
+
+#: :data:`cell_jit` with the fastmath flags that change rounding only: fused
+#: multiply-add (``contract``), multiplication by a reciprocal (``arcp``) and
+#: no signed zeros (``nsz``). NaN and infinity keep their IEEE behaviour
+#: (no ``nnan``/``ninf``) and no sum is reassociated, so results differ from
+#: plain IEEE arithmetic in the last bits only (and which operations LLVM
+#: fuses may depend on where it inlined the code). Not for code whose exact
+#: values decide something discrete: an index taken from a quotient, a sum
+#: that must cancel to zero, a tie between equal values.
+fm_cell_jit = njit(cache=True, nogil=True, _nrt=False, fastmath={"contract", "arcp", "nsz"})
+
+#: Entry point called from Python once per small piece of work (one ITM
+#: prediction, about a microsecond): compiled without NRT, so unboxing an
+#: array argument creates no MemInfo (like :data:`cell_jit`, it may not
+#: allocate an array), and without ``nogil``, as releasing and re-taking the
+#: GIL costs about a tenth of such a call. Called from compiled code it
+#: behaves as any other kernel.
+call_jit = njit(cache=True, _nrt=False)
