@@ -43,12 +43,12 @@ from Python unboxes four arguments, not sixteen).
 :func:`itm_p2p_tls` (which takes the scratch of ``delta_h`` on its stack,
 :func:`_stack_scratch`, no heap allocation) and :func:`itm_area_tls` are
 ``call_jit``: no NRT, so a call from Python unboxes its arrays without
-creating a MemInfo for each, and the GIL kept (releasing it would cost
-about a tenth of a prediction). Every helper is ``cell_jit`` (no NRT
-reference counting), so the arrays and slices passed between them cost no
-atomic reference-count updates. The horizon search, the profile's mean
-height and least-squares fit, Longley-Rice and Variability are
-``fm_cell_jit``: LLVM may fuse multiply-adds and multiply by reciprocals
+creating a MemInfo for each, and the GIL kept (releasing and re-taking
+it costs about 0.1 us per call). Every helper is compiled without NRT
+reference counting (``cell_jit``), so the arrays and slices passed between
+them cost no atomic reference-count updates; the horizon search, the
+profile's mean height and least-squares fit, Longley-Rice and Variability
+are ``fm_cell_jit`` (the same, with fastmath flags): LLVM may fuse multiply-adds and multiply by reciprocals
 there, which changes results in the last bits only (about 1e-13 dB);
 code whose exact values decide an index or must cancel exactly (the fit
 range, ``delta_h`` and its deciles, the effective heights' fit distances)

@@ -30,7 +30,7 @@ fm_cell_jit = njit(cache=True, nogil=True, _nrt=False, fastmath={"contract", "ar
 #: Entry point called from Python once per small piece of work (one ITM
 #: prediction, about a microsecond): compiled without NRT, so unboxing an
 #: array argument creates no MemInfo (like :data:`cell_jit`, it may not
-#: allocate an array), and without ``nogil``, as releasing and re-taking the
-#: GIL costs about a tenth of such a call. Called from compiled code it
-#: behaves as any other kernel.
+#: allocate an array), and without ``nogil``: releasing and re-taking the
+#: GIL costs about 0.1 us per call, and no other thread could use so short a
+#: release. Called from compiled code it behaves as any other kernel.
 call_jit = njit(cache=True, _nrt=False)
