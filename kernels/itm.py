@@ -413,21 +413,26 @@ def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     c = i_start - mid
     a0 = a1 = a2 = a3 = 0.0
     b0 = b1 = b2 = b3 = 0.0
-    i = i_start + 1
-    while i + 3 < i_end:
-        a0 += z[i]
-        b0 += z[i] * (i - c)
-        a1 += z[i + 1]
-        b1 += z[i + 1] * (i + 1 - c)
-        a2 += z[i + 2]
-        b2 += z[i + 2] * (i + 2 - c)
-        a3 += z[i + 3]
-        b3 += z[i + 3] * (i + 3 - c)
-        i += 4
-    while i < i_end:
-        a0 += z[i]
-        b0 += z[i] * (i - c)
-        i += 1
+    # over the inner points as a slice indexed from 0 (no negative-index
+    # wraparound per load); zs[k] is z[i] for i = k + i_start + 1
+    i0 = i_start + 1
+    zs = z[i0:i_end]
+    m = zs.shape[0]
+    k = 0
+    while k + 3 < m:
+        a0 += zs[k]
+        b0 += zs[k] * (k + i0 - c)
+        a1 += zs[k + 1]
+        b1 += zs[k + 1] * (k + i0 + 1 - c)
+        a2 += zs[k + 2]
+        b2 += zs[k + 2] * (k + i0 + 2 - c)
+        a3 += zs[k + 3]
+        b3 += zs[k + 3] * (k + i0 + 3 - c)
+        k += 4
+    while k < m:
+        a0 += zs[k]
+        b0 += zs[k] * (k + i0 - c)
+        k += 1
     sum_y += (a0 + a1) + (a2 + a3)
     scaled += (b0 + b1) + (b2 + b3)
     sum_y = sum_y / x_length
@@ -1333,16 +1338,17 @@ def profile_mean_height(z, n_int):
     """Mean path height (m) ignoring the first and last 10 % (NTIA's ``h_sys``)."""
     p10 = int(0.1 * n_int)
     a0 = a1 = a2 = a3 = 0.0
-    i = p10
-    end = n_int - p10 + 1
-    while i + 3 < end:
-        a0 += z[i]
-        a1 += z[i + 1]
-        a2 += z[i + 2]
-        a3 += z[i + 3]
+    zs = z[p10 : n_int - p10 + 1]  # a slice indexed from 0: no negative-index wraparound
+    m = zs.shape[0]
+    i = 0
+    while i + 3 < m:
+        a0 += zs[i]
+        a1 += zs[i + 1]
+        a2 += zs[i + 2]
+        a3 += zs[i + 3]
         i += 4
-    while i < end:
-        a0 += z[i]
+    while i < m:
+        a0 += zs[i]
         i += 1
     return ((a0 + a1) + (a2 + a3)) / (n_int - 2 * p10 + 1)
 
