@@ -260,13 +260,14 @@ def chunk_memory_bound(chunk_size: int, halo: int, *, n_techs: int = 4, n_groups
     population stage only: 1.5 M cells for all of Vietnam).
 
     :func:`run_chunked` reports each worker's resident memory at the start
-    and its peak per stage (``ChunkedRun.memory``); through the chunks
-    stage the peak stays within the start plus this bound (tested, and
-    measured on all of Vietnam in benchmarks/RESULTS.md). The outputs stage
-    is not covered: each of its tasks is one GDAL copy of a whole layer into
-    a COG, with a 64 MiB block cache and at most 16 chunk tiles open, plus
-    GDAL's overview buffers (0.66 GB over the start for Vietnam at 100 m
-    before those two caps).
+    and its peak per stage (``ChunkedRun.memory``). The tasks of the other
+    stages stay under the same bound: the DEM warp and each output COG
+    copy are single GDAL operations with a capped block cache (the copies
+    64 MiB, with at most 16 chunk tiles open), the population and 1 km
+    aggregates are per chunk. Tested on a two-worker LocalCluster over every
+    stage, and measured on all of Vietnam at 40 m (820 chunks of 1024, 410
+    tasks per worker: at most 0.63 GB over the start against 1.13 GB;
+    benchmarks/RESULTS.md).
 
     Returns
     -------
