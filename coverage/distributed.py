@@ -90,6 +90,7 @@ from covgap import clusters, layers, statistics, urbanisation
 from covgap._version import __version__
 from covgap.analysis import apply_changes, coverage_layers, coverage_layers_by_operator, place_sites
 from covgap.chunked import Chunk, ChunkLayout, combine_pairwise, leaves, pairwise_sum_ranges, read_window, write_tile, write_vrt
+from covgap.datasets.population import population_grid
 from covgap.datasets.sites import read_sites
 from covgap.errors import CovgapWarning, GridError, InputFileError
 from covgap.export import COG_OPTIONS, atomic_directory, layer_entry, sites_geojson, write_csv, write_json
@@ -423,8 +424,8 @@ def _make_plan(scenario: Scenario, work: Path, chunk_size: int, numba_threads: i
     rows, cols = grid.rowcol(sites["x"].to_numpy(float), sites["y"].to_numpy(float))
     operators = tuple(sorted(set(sites["operator"])))
     groups = () if scenario.changes.sharing == "national_roaming" or len(operators) < 2 else operators
-    with rasterio.open(scenario.inputs.population) as src:
-        src_res_m = max(abs(src.transform.a), abs(src.transform.e)) * (111_320.0 if src.crs.is_geographic else 1.0)
+    pop_crs, pop_transform, _ = population_grid(scenario.inputs.population)
+    src_res_m = max(abs(pop_transform.a), abs(pop_transform.e)) * (111_320.0 if pop_crs.is_geographic else 1.0)
     lazy = grid.dataarray(dask.array.zeros(grid.shape, dtype=np.float32, chunks=chunk_size), "population", "people", "population")  # type: ignore[arg-type]
     plan = _Plan(
         scenario=scenario,

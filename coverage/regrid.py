@@ -18,7 +18,6 @@ import math
 import os
 
 import numpy as np
-import rasterio
 import xarray as xr
 from affine import Affine
 from pyproj import Transformer
@@ -27,7 +26,7 @@ from rasterio.warp import Resampling, reproject, transform
 from rasterio.windows import Window
 from scipy import ndimage
 
-from covgap.datasets.population import read_population
+from covgap.datasets.population import population_grid, read_population
 from covgap.errors import GridError
 from covgap.grid import AnalysisGrid
 
@@ -93,8 +92,7 @@ def regrid_population(population: xr.DataArray | str | os.PathLike[str], grid: A
         src_transform = population.rio.transform()
         src_height, src_width = population.shape
     else:
-        with rasterio.open(population) as src:
-            src_crs, src_transform, (src_height, src_width) = src.crs, src.transform, src.shape
+        src_crs, src_transform, (src_height, src_width) = population_grid(population)
     if src_transform.b != 0 or src_transform.d != 0:
         raise GridError("population raster is rotated; only north-up rasters are supported")
     row_area = _row_areas(src_crs, src_transform, src_height)

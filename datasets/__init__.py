@@ -14,12 +14,13 @@ from covgap.datasets.errors import InputFileError
 
 if TYPE_CHECKING:
     from covgap.datasets.dem import read_dem
-    from covgap.datasets.population import read_population
+    from covgap.datasets.population import population_grid, read_population
     from covgap.datasets.settlements import read_settlements
     from covgap.datasets.sites import read_sites
 
 __all__ = [
     "SampleRegion",
+    "population_grid",
     "read_dem",
     "read_population",
     "read_settlements",
@@ -33,6 +34,7 @@ _SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 #: covgap.datasets.errors) must not pull in rasterio, xarray and pandas.
 _LOADERS = {
     "read_dem": "covgap.datasets.dem",
+    "population_grid": "covgap.datasets.population",
     "read_population": "covgap.datasets.population",
     "read_settlements": "covgap.datasets.settlements",
     "read_sites": "covgap.datasets.sites",

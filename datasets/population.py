@@ -7,12 +7,26 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from affine import Affine
+from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from covgap.datasets._raster import check_exists, read_band
+from covgap.datasets._raster import check_exists, raster_grid, read_band
 from covgap.datasets.errors import InputValueError
 
 _ATTRS = {"units": "people", "long_name": "population count per cell"}
+
+
+def population_grid(path: str | os.PathLike[str]) -> tuple[CRS, Affine, tuple[int, int]]:
+    """The CRS, transform and ``(height, width)`` of a population raster, without reading its cells.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing or unreadable, has no CRS, or is rotated or
+        south-up.
+    """
+    return raster_grid(Path(path))
 
 
 def read_population(path: str | os.PathLike[str], window: Window | None = None) -> xr.DataArray:

@@ -79,10 +79,14 @@ def test_population_from_a_path_reads_only_the_window_it_needs(tmp_path) -> None
     assert np.array_equal(from_path.values, from_array.values)
     assert float(from_path.sum()) > 0
     # a grid that reaches the invalid row reads it and names it
-    from covgap.datasets.errors import InputValueError
+    from covgap.datasets.errors import InputFileError, InputValueError
 
     with pytest.raises(InputValueError, match="row 0, column"):
         regrid_population(path, AnalysisGrid.from_lonlat_bounds((west, 16.1 - 10 * res, west + 12 * res, 16.1), 100.0))
+    # a file that is not a raster is named
+    (tmp_path / "not.tif").write_text("not a raster")
+    with pytest.raises(InputFileError, match="not.tif: cannot be read as a raster"):
+        regrid_population(tmp_path / "not.tif", grid)
 
 
 def test_dem_is_resampled_bilinearly_and_keeps_nodata() -> None:
