@@ -257,8 +257,8 @@ def chunk_memory_bound(chunk_size: int, halo: int, *, n_techs: int = 4, n_groups
     labelling add ``c^2 (320 + 32 n_groups)`` bytes; the site table and its
     k-d tree ``200 n_sites``; GDAL's block cache :data:`GDAL_CACHE_BYTES`;
     Python, xarray and GDAL bookkeeping a fixed 64 MiB. Nothing grows with
-    the region (the source population grid, 1 km, is read by the
-    population stage only: 1.5 M cells for all of Vietnam).
+    the region (the population stage reads only the window of the source
+    raster under its chunk and halo).
 
     :func:`run_chunked` reports each worker's resident memory at the start
     and its peak per stage (``ChunkedRun.memory``). The tasks of the other
