@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -44,7 +44,9 @@ __all__ = [
     "VARIABILITY_MODES",
     "ItmParams",
     "ItmResult",
+    "ItmResults",
     "point_to_point",
+    "point_to_point_many",
     "area",
     "radial_profile",
     "site_path_loss",
@@ -258,6 +260,39 @@ class ItmResult:
     intermediate: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ItmResults:
+    """Results of many ITM predictions over one link (:func:`point_to_point_many`).
+
+    Attributes
+    ----------
+    loss_db : ndarray float64 (m,)
+        Basic transmission loss of each profile, dB.
+    return_code : ndarray int64 (m,)
+        NTIA's return code of each: 0 success, 1 success with warnings.
+    warnings : ndarray int64 (m,)
+        NTIA's warning flags of each (``covgap.kernels.itm.WARN_*``).
+    intermediate : ndarray float64 (m, 12)
+        Each profile's intermediate values, columns named by
+        :attr:`INTERMEDIATE_NAMES` (as in :attr:`ItmResult.intermediate`).
+    """
+
+    #: Column names of :attr:`intermediate`.
+    INTERMEDIATE_NAMES: ClassVar[tuple[str, ...]] = _INTER_NAMES
+
+    loss_db: np.ndarray
+    return_code: np.ndarray
+    warnings: np.ndarray
+    intermediate: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.loss_db.shape[0])
+
+    def __getitem__(self, i: int) -> ItmResult:
+        """Profile ``i``'s result as an :class:`ItmResult` (with its warnings in words)."""
+        return _result(self.loss_db[i], self.warnings[i], self.return_code[i], self.intermediate[i])
+
+
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ScenarioError(f"{what}: expected a finite number, got {value!r}")
@@ -331,9 +366,13 @@ def _link(tx_height_m: float, rx_height_m: float, freq_mhz: float, p: ItmParams)
     return link
 
 
+def _error_text(rc: int) -> str:
+    return _ERROR_TEXT.get(rc, "input outside the model domain")
+
+
 def _result(loss: float, warnings: int, rc: int, inter: np.ndarray) -> ItmResult:
     if rc >= 1000:
-        raise SiteError(f"ITM error {rc}: {_ERROR_TEXT.get(rc, 'input outside the model domain')}")
+        raise SiteError(f"ITM error {rc}: {_error_text(rc)}")
     messages = [text for flag, text in _WARNING_TEXT.items() if warnings & flag]
     values = {name: float(v) for name, v in zip(_INTER_NAMES, inter)}
     values["mode"] = int(values["mode"])
@@ -384,6 +423,112 @@ def point_to_point(
     inter = np.empty(_k.N_INTER)
     loss, warnings, rc = _k.itm_p2p_tls(z, float(spacing_m), _link(tx_height_m, rx_height_m, freq_mhz, p), inter)
     return _result(loss, warnings, rc, inter)
+
+
+def _stack_profiles(profiles: np.ndarray | Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The profiles one after another (float64, checked) and where each starts (int64, m + 1)."""
+    if isinstance(profiles, np.ndarray):
+        if profiles.ndim != 2:
+            raise SiteError(
+                f"profiles: need a 2-D array (one profile per row) or a sequence of 1-D profiles, "
+                f"got an array of shape {profiles.shape}"
+            )
+        lengths = np.full(profiles.shape[0], profiles.shape[1], dtype=np.int64)
+        flat = np.ascontiguousarray(profiles, dtype=np.float64).reshape(-1)
+    else:
+        try:
+            lengths = np.array([len(z) for z in profiles], dtype=np.int64)
+            flat = np.concatenate(profiles, dtype=np.float64) if len(lengths) else np.empty(0)
+        except (TypeError, ValueError) as err:
+            raise SiteError(f"profiles: each profile must be a 1-D sequence of elevations ({err})") from None
+        if flat.ndim != 1 or flat.size != lengths.sum():
+            raise SiteError("profiles: each profile must be a 1-D sequence of elevations")
+    if lengths.size == 0:
+        raise SiteError("profiles: no profile given")
+    if lengths.min() < 2:
+        i = int(np.argmax(lengths < 2))
+        raise SiteError(f"profiles[{i}]: need at least 2 points, got {lengths[i]}")
+    starts = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    finite = np.isfinite(flat)
+    if not finite.all():
+        at = int(np.argmin(finite))
+        i = int(np.searchsorted(starts, at, side="right")) - 1
+        raise SiteError(f"profiles[{i}]: point {at - starts[i]} is {flat[at]}; elevations must be finite numbers")
+    return flat, starts
+
+
+def point_to_point_many(
+    profiles: np.ndarray | Sequence[Any],
+    spacing_m: float | np.ndarray,
+    tx_height_m: float,
+    rx_height_m: float,
+    freq_mhz: float,
+    params: ItmParams | None = None,
+) -> ItmResults:
+    """ITM point-to-point loss over many terrain profiles of one link, in one call.
+
+    For link budgets over many paths (every planned hop of a backhaul
+    network, sample paths around a site, a drive-test route): the inputs and
+    the link are checked once and the profiles run in one compiled loop, so
+    each prediction costs what the kernel costs, without a Python call each.
+    Each result equals :func:`point_to_point`'s for that profile.
+
+    Parameters
+    ----------
+    profiles : ndarray (m, n) or sequence of array-like (n_i,)
+        Terrain elevations (m) from transmitter to receiver: one profile per
+        row of a 2-D array, or a sequence of 1-D profiles of any lengths;
+        each at least 2 points, finite.
+    spacing_m : float or array-like (m,)
+        Distance between samples (m, > 0): one for all, or one per profile.
+    tx_height_m, rx_height_m, freq_mhz, params
+        As :func:`point_to_point`, shared by every profile.
+
+    Returns
+    -------
+    ItmResults
+        Arrays of losses, return codes, warnings and intermediate values;
+        ``results[i]`` is profile ``i``'s :class:`ItmResult`.
+
+    Raises
+    ------
+    SiteError
+        A profile or spacing that is not valid (named by its index), inputs
+        outside ITM's domain, or an ITM error on a profile (the first such
+        profile is named).
+
+    Examples
+    --------
+    >>> res = point_to_point_many(np.zeros((3, 101)), 30.0, 30.0, 1.5, 900.0)
+    >>> len(res), bool(res.loss_db[0] == point_to_point(np.zeros(101), 30.0, 30.0, 1.5, 900.0).loss_db)
+    (3, True)
+    """
+    p = params or ItmParams()
+    flat, starts = _stack_profiles(profiles)
+    m = starts.size - 1
+    xi = np.asarray(spacing_m, dtype=np.float64)
+    if xi.ndim == 0:
+        xi = np.full(m, float(xi))
+    elif xi.shape != (m,):
+        raise SiteError(f"spacing_m: need one spacing or one per profile ({m}), got shape {xi.shape}")
+    valid = np.isfinite(xi) & (xi > 0)
+    if not valid.all():
+        i = int(np.argmin(valid))
+        raise SiteError(f"spacing_m[{i}]: {xi[i]} must be a positive distance in metres")
+    _check_link(tx_height_m, rx_height_m, freq_mhz, p)
+    link = _link(tx_height_m, rx_height_m, freq_mhz, p)
+    loss = np.empty(m)
+    warnings = np.empty(m, dtype=np.int64)
+    codes = np.empty(m, dtype=np.int64)
+    inter = np.empty((m, _k.N_INTER))
+    _k.itm_p2p_tls_many(flat, starts, np.ascontiguousarray(xi), link, loss, warnings, codes, inter)
+    if codes.max() >= 1000:
+        failed = np.flatnonzero(codes >= 1000)
+        i = int(failed[0])
+        more = f" ({failed.size} profiles failed)" if failed.size > 1 else ""
+        raise SiteError(f"profiles[{i}]: ITM error {codes[i]}: {_error_text(int(codes[i]))}{more}")
+    return ItmResults(loss, codes, warnings, inter)
 
 
 def area(

@@ -39,7 +39,9 @@ is all that point-to-point, area mode and the site sweep take of the link,
 so a caller predicting many paths of one link builds it once (and a call
 from Python unboxes four arguments, not sixteen).
 
-:func:`link_parameters` is ``ngjit``. The per-prediction entry points
+:func:`link_parameters` is ``ngjit``, and so is :func:`itm_p2p_tls_many`,
+point-to-point over many profiles of one link in one call (one unboxing
+for the whole batch). The per-prediction entry points
 :func:`itm_p2p_tls` (which takes the scratch of ``delta_h`` on its stack,
 :func:`_stack_scratch`, no heap allocation) and :func:`itm_area_tls` are
 ``call_jit``: no NRT, so a call from Python unboxes its arrays without
@@ -1456,6 +1458,31 @@ def itm_p2p_tls(z, xi, link, inter):
     if rc == RC_SUCCESS and warnings != 0:
         rc = RC_SUCCESS_WITH_WARNINGS
     return a_db, warnings, rc
+
+
+@ngjit
+def itm_p2p_tls_many(z, starts, xi, link, loss, warnings, codes, inter):
+    """:func:`itm_p2p_tls` over many profiles of one link, in one call.
+
+    Parameters
+    ----------
+    z : float64 (total,)
+        The profiles one after another (see :func:`itm_p2p_tls`).
+    starts : int64 (m + 1,)
+        Profile ``p`` is ``z[starts[p]:starts[p + 1]]`` (at least 2 points).
+    xi : float64 (m,)
+        Interval length of each profile, m.
+    link : float64 (N_LINK,)
+        The link shared by every profile (:func:`link_parameters`).
+    loss : float64 (m,)
+        Receives each basic transmission loss (dB, NaN on error).
+    warnings, codes : int64 (m,)
+        Receive each warning flags and NTIA return code.
+    inter : float64 (m, N_INTER)
+        Receives each profile's intermediate values.
+    """
+    for p in range(starts.shape[0] - 1):
+        loss[p], warnings[p], codes[p] = itm_p2p_tls(z[starts[p] : starts[p + 1]], xi[p], link, inter[p])
 
 
 @cell_jit

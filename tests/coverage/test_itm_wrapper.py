@@ -107,6 +107,48 @@ def test_point_to_point_error_return_code_raises():
         itm.point_to_point(np.full(50, 6000.0), 100.0, 30.0, 1.5, 900.0, p)
 
 
+def test_point_to_point_many_equals_point_to_point_profile_by_profile():
+    rng = np.random.default_rng(21)
+    profiles = [100.0 + np.cumsum(rng.normal(0.0, 6.0, int(rng.integers(2, 700)))) for _ in range(60)]
+    spacing = rng.choice([10.0, 30.0, 90.0], size=len(profiles))
+    p = itm.ItmParams(climate=5, n0=301.0, mdvar=12, location_pct=90.0)
+    res = itm.point_to_point_many(profiles, spacing, 30.0, 1.5, 900.0, p)
+    assert len(res) == 60 and res.intermediate.shape == (60, len(itm.ItmResults.INTERMEDIATE_NAMES))
+    for i, z in enumerate(profiles):
+        assert res[i] == itm.point_to_point(z, spacing[i], 30.0, 1.5, 900.0, p)  # same values, bit for bit
+    assert set(res.return_code) <= {0, 1}
+    # one profile per row of a 2-D array, one spacing for all
+    rows = np.stack([z[:40] for z in profiles if len(z) >= 40])
+    two_d = itm.point_to_point_many(rows, 30.0, 30.0, 1.5, 900.0, p)
+    assert np.array_equal(two_d.loss_db, [itm.point_to_point(z, 30.0, 30.0, 1.5, 900.0, p).loss_db for z in rows])
+
+
+def test_point_to_point_many_names_the_bad_profile():
+    good = np.zeros(11)
+    cases = [
+        ([], "no profile given"),
+        (np.zeros((2, 3, 4)), "2-D array"),
+        ([good, np.zeros((2, 2))], "1-D sequence"),
+        ([good, 5.0], "1-D sequence"),
+        ([good, good, np.zeros(1)], r"profiles\[2\]: need at least 2 points, got 1"),
+        ([good, np.array([0.0, 1.0, np.inf])], r"profiles\[1\]: point 2 is inf"),
+    ]
+    for profiles, match in cases:
+        with pytest.raises(SiteError, match=match):
+            itm.point_to_point_many(profiles, 30.0, 30.0, 1.5, 900.0)
+    with pytest.raises(SiteError, match=r"spacing_m: need one spacing or one per profile \(2\)"):
+        itm.point_to_point_many([good, good], [30.0, 30.0, 30.0], 30.0, 1.5, 900.0)
+    with pytest.raises(SiteError, match=r"spacing_m\[1\]: -30.0 must be a positive distance"):
+        itm.point_to_point_many([good, good], [30.0, -30.0], 30.0, 1.5, 900.0)
+    with pytest.raises(SiteError, match="freq_mhz"):
+        itm.point_to_point_many([good], 30.0, 30.0, 1.5, 19.0)
+    # a path at 6000 m gives N_s < 150: ITM error 1021, on profiles 1 and 2
+    p = itm.ItmParams(n0=250.0)
+    high = np.full(50, 6000.0)
+    with pytest.raises(SiteError, match=r"profiles\[1\]: ITM error 1021: .* \(2 profiles failed\)"):
+        itm.point_to_point_many([np.zeros(50), high, high], 100.0, 30.0, 1.5, 900.0, p)
+
+
 def test_area_matches_ntia_example_and_validates():
     # cmd_examples/o_areatls.txt: 134.5 dB
     p = itm.ItmParams(climate=5, n0=301.0, epsilon=15.0, sigma_s_per_m=0.005, polarization=1, mdvar=1)
