@@ -383,7 +383,7 @@ def _steeper_next(hd, hh, i, d, h):
     return (hh[i + 1] - h) * (d - hd[i]) >= (hh[i] - h) * (d - hd[i + 1])
 
 
-@cell_jit
+@inline_jit
 def _hull_tangent_rx(hd, hh, n, d, h, guess):
     """Hull vertex with the steepest slope seen back from the receiver at (d, h).
 
@@ -424,6 +424,33 @@ def _edge_v(h, d1, d2, wavelength):
     return h * math.sqrt(2.0 * (d1 + d2) / (wavelength * d1 * d2))
 
 
+@inline_jit
+def _bullington_db(hd, hh, n, horizon, d, h_rx, wavelength, guess):
+    """:func:`diffraction_db` for :data:`BULLINGTON` (same parameters but ``mode``).
+
+    Inlined at Numba IR level into :func:`_field_ray`'s loop, with the
+    tangent search it calls, instead of a call to :func:`diffraction_db`
+    per obstructed cell (which passed both hull arrays on the stack).
+    """
+    if n == 0 or horizon * d <= h_rx:
+        return 0.0, guess
+    t2 = _hull_tangent_rx(hd, hh, n, d, h_rx, guess)
+    # The equivalent edge is where the transmitter's horizon line (slope
+    # ``horizon``) meets the receiver's (through vertex t2): with
+    # a = horizon d - h_rx (> 0: obstructed), rise = hh[t2] - h_rx and
+    # run = d - hd[t2], it lies at d_b = (h_rx run + rise d) / c from the
+    # transmitter, c = horizon run + rise, h_b = a d_b / d above the direct
+    # path, and d - d_b = a run / c from the receiver; so
+    # v^2 = h_b^2 2 d / (lambda d_b (d - d_b)) = 2 a (h_rx run + rise d) / (lambda d run).
+    rise = hh[t2] - h_rx
+    run = d - hd[t2]
+    a = horizon * d - h_rx
+    b = h_rx * run + rise * d
+    if horizon * run + rise <= 0.0 or b <= 0.0:
+        return 0.0, t2
+    return knife_edge_table_db(math.sqrt(2.0 * a * b / (wavelength * d * run))), t2
+
+
 @cell_jit
 def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
     """Diffraction loss (dB) of an obstructed path from the profile hull, and the receiver's tangent vertex.
@@ -453,24 +480,11 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
     (float, int)
         The loss (dB) and the next ``guess``.
     """
+    if mode == BULLINGTON:
+        return _bullington_db(hd, hh, n, horizon, d, h_rx, wavelength, guess)
     if n == 0 or horizon * d <= h_rx:
         return 0.0, guess
     t2 = _hull_tangent_rx(hd, hh, n, d, h_rx, guess)
-    if mode == BULLINGTON:
-        # The equivalent edge is where the transmitter's horizon line (slope
-        # ``horizon``) meets the receiver's (through vertex t2): with
-        # a = horizon d - h_rx (> 0: obstructed), rise = hh[t2] - h_rx and
-        # run = d - hd[t2], it lies at d_b = (h_rx run + rise d) / c from the
-        # transmitter, c = horizon run + rise, h_b = a d_b / d above the direct
-        # path, and d - d_b = a run / c from the receiver; so
-        # v^2 = h_b^2 2 d / (lambda d_b (d - d_b)) = 2 a (h_rx run + rise d) / (lambda d run).
-        rise = hh[t2] - h_rx
-        run = d - hd[t2]
-        a = horizon * d - h_rx
-        b = h_rx * run + rise * d
-        if horizon * run + rise <= 0.0 or b <= 0.0:
-            return 0.0, t2
-        return knife_edge_table_db(math.sqrt(2.0 * a * b / (wavelength * d * run))), t2
     s_tr = h_rx / d
     t1 = _hull_tangent_tx(hd, hh, n)
     if t1 > t2:
@@ -611,7 +625,10 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                 los = h_rx >= horizon * d
                 diff = 0.0
                 if not los and mode != NO_DIFFRACTION:
-                    diff, tangent = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, tangent)
+                    if mode == BULLINGTON:
+                        diff, tangent = _bullington_db(hd, hh, n, horizon, d, h_rx, wavelength, tangent)
+                    else:
+                        diff, tangent = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, tangent)
                 if r2 < exact_r2:
                     loss = path_loss_db(int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT],
                                         rx_height_m, los)
