@@ -87,7 +87,7 @@ def test_gap_layers_have_units_long_names_and_the_grid():
     assert layers["uncovered_population"].dtype == np.float32
     assert layers.rio.crs.to_epsg() == 32649
     np.testing.assert_array_equal(layers.x.values, ds.x.values)
-    merged = ds.merge(layers)  # the lead merges them into the analysis Dataset
+    merged = ds.merge(layers, compat="no_conflicts")  # the lead merges them into the analysis Dataset
     assert merged["best_technology"].attrs["flag_meanings"] == "none 2G 3G 4G 5G"
 
 
