@@ -25,9 +25,9 @@ and, when diffraction is asked for, the upper convex hull of its terrain
 profile, so each cell costs O(1) (line of sight) or O(log n) (diffraction)
 instead of O(profile length). A ray stops where it leaves the radius; the
 whole sweep takes about two samples per cell inside it. Rays run in
-parallel blocks of :data:`BLOCK_RAYS`; east/west rays read along rows, and
-a block of north/south rays advances :data:`U_CHUNK` columns per ray in
-turn so that it also reads rows.
+parallel blocks of :data:`BLOCK_RAYS`; a block advances :data:`U_CHUNK`
+columns per ray in turn, so that neighbouring rays, which read and write
+the same cache lines, do so while those lines are still in the cache.
 
 For the full model (:func:`sweep_sites`), each cell a ray owns gets the
 site's path loss (tabulated per site against distance, LOS and NLOS, and
@@ -127,8 +127,8 @@ def _side_lengths(height, width, row0, col0, radius_cells):
     return lengths
 
 
-#: Rays swept together by one parallel task; on the north and south sides the
-#: task walks its rays column by column so that memory is read along rows.
+#: Rays swept together by one parallel task; the task walks its rays
+#: :data:`U_CHUNK` columns at a time.
 BLOCK_RAYS = 32
 
 
@@ -670,7 +670,11 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
     return horizon, n
 
 
-#: Columns a block of north/south rays advances before moving to the next ray.
+#: Columns a block of rays advances along one ray before moving to the next.
+#: On every side (east and west too, although their rays run along rows)
+#: this keeps the cells the block reads and writes within the cache: a
+#: near-diagonal ray moves to another row at almost every column, and the
+#: neighbouring rays touch the same cache lines.
 U_CHUNK = 64
 #: Parallel work items of one sweep; blocks are dealt to them in turn so that
 #: each thread's share spans every side (sea and hills cost differently).
@@ -767,12 +771,9 @@ def _sweep_block(flat, base, b, starts, lengths, height, width, row0, col0, t_ro
         if first > ends[kl]:  # the ray never reaches the target
             ends[kl] = 0
         inv_steps[kl] = 1.0 / (cell_m * stretch)
-    # east/west rays run along rows: a whole ray at once; north/south rays
-    # cross rows: the block advances U_CHUNK columns per ray in turn
-    chunk = big_r if side == 0 or side == 2 else U_CHUNK
-    for u_start in range(1, big_r + 1, chunk):
+    for u_start in range(1, big_r + 1, U_CHUNK):  # U_CHUNK columns per ray in turn
         for kl in range(n_k):
-            u_stop = min(u_start + chunk, ends[kl] + 1)
+            u_stop = min(u_start + U_CHUNK, ends[kl] + 1)
             if u_stop > u_start:
                 h, n = _field_ray(
                     flat, base, su, sv, k_first + kl, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon[kl],
