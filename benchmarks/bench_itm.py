@@ -2,9 +2,9 @@
 
 1. Point-to-point: time per prediction on terrain profiles of 100, 1,000 and
    3,600 points cut from the SRTM 1" DEM of Da Nang (30 m spacing), for
-   covgap's public batch API (``covgap.itm.point_to_point_many`` on the
-   benchmark's profiles, each repeated as below: one call, inputs checked
-   and link built inside), covgap called from Python one prediction at a
+   covgap's public batch API (``covgap.itm.point_to_point_many``: one call
+   on the benchmark's profiles repeated to 1,600 paths, 400 at 3,600 points;
+   inputs checked and link built inside), covgap called from Python one prediction at a
    time (one ``covgap.kernels.itm.itm_p2p_tls`` call per prediction, on the
    link array ``link_parameters`` built once for the link), covgap in a
    compiled loop, and itmlogic (``qlrpfl`` + ``avar``, one call per
@@ -15,8 +15,11 @@
 
 JIT warm-up (compile or cache load; the batch loop is compiled afresh every run, so that it always
 holds the current kernel) is timed apart from the steady state.
-Wall and CPU (process) times are both reported, with the load average, as
-the machine may be shared; the point-to-point ratios use CPU times.
+Point-to-point times are CPU (process) times, taken in interleaved rounds
+(every method once per round), and the ratios are medians of the per-round
+ratios: a virtual machine's speed drifts between seconds, which a
+one-after-the-other comparison would count as a difference. The area runs
+report wall and CPU time with the load average.
 
 Run from the repository root (Python puts the script's folder, not the working directory, on sys.path)::
 
@@ -87,22 +90,23 @@ def _itmlogic_p2p(z: np.ndarray, xi: float) -> float:
     return 8.685890 * math.log(2 * prop["wn"] * prop["dist"]) + excess
 
 
-def _best(fn, repeats: int) -> tuple[float, float]:
-    """Best wall time and best CPU time (process time) of ``repeats`` runs, s."""
-    best = math.inf
-    best_cpu = math.inf
-    for _ in range(repeats):
-        c = time.process_time()
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-        best_cpu = min(best_cpu, time.process_time() - c)
-    return best, best_cpu
+def _cpu(fn) -> float:
+    """CPU time (process time) of one call of ``fn``, s."""
+    c = time.process_time()
+    fn()
+    return time.process_time() - c
 
 
 def bench_p2p(dem: np.ndarray, repeats: int) -> list[str]:
+    """Time per prediction of each way of calling covgap and of itmlogic, in interleaved rounds.
+
+    Each round times every method once (their order rotating from round to
+    round), so that the machine's drift from second to second reaches all of
+    them alike; the ratios are the medians of the per-round ratios, the
+    times the best rounds.
+    """
     rows = ["| points | covgap batch API (us) | covgap one call each (us) | covgap compiled loop (us) | itmlogic (us) "
-            "| itmlogic / covgap, CPU: batch API, one call each, loop | load |",
+            "| itmlogic / covgap, CPU, median of the rounds: batch API, one call each, loop | load |",
             "|---:|---:|---:|---:|---:|---:|---:|"]
     inter = np.empty(K.N_INTER)
     link = _link()
@@ -117,26 +121,32 @@ def bench_p2p(dem: np.ndarray, repeats: int) -> list[str]:
         idx = np.minimum(np.arange(n) * 3601 // 3600, 3600)
         profiles.append(np.ascontiguousarray(dem[idx, idx]))
         per_call = 20 if n < 3600 else 5
-        batch = np.tile(np.stack(profiles), (per_call, 1))
-        api, api_cpu = _best(lambda: itm.point_to_point_many(batch, 30.0, 30.0, 1.5, 900.0, PARAMS), repeats)
-        py, py_cpu = _best(lambda: [K.itm_p2p_tls(z, 30.0, link, inter) for _ in range(per_call) for z in profiles],
-                           repeats)
-        loop, loop_cpu = _best(lambda: [_batch(z, 30.0, link, per_call, inter) for z in profiles], repeats)
-        ref, ref_cpu = _best(lambda: [_itmlogic_p2p(z, 30.0) for z in profiles], max(2, repeats // 2))
+        # the batch API is for many paths: one call of 1,600 profiles (400 at 3,600 points)
+        batch = np.tile(np.stack(profiles), (5 * per_call, 1))
         calls = per_call * len(profiles)
-        api, api_cpu = api / calls, api_cpu / calls
-        py, py_cpu, loop, loop_cpu = py / calls, py_cpu / calls, loop / calls, loop_cpu / calls
-        ref, ref_cpu = ref / len(profiles), ref_cpu / len(profiles)
+        methods = {
+            "api": (lambda: itm.point_to_point_many(batch, 30.0, 30.0, 1.5, 900.0, PARAMS), len(batch)),
+            "call": (lambda: [K.itm_p2p_tls(z, 30.0, link, inter) for _ in range(per_call) for z in profiles], calls),
+            "loop": (lambda: [_batch(z, 30.0, link, per_call, inter) for z in profiles], calls),
+            "itmlogic": (lambda: [_itmlogic_p2p(z, 30.0) for z in profiles], len(profiles)),
+        }
+        times = {name: [] for name in methods}
+        names = list(methods)
+        for r in range(repeats):
+            for name in names[r % 4 :] + names[: r % 4]:
+                fn, count = methods[name]
+                times[name].append(_cpu(fn) / count)
+        per = {name: np.array(v) for name, v in times.items()}
+        ratio = {name: float(np.median(per["itmlogic"] / per[name])) for name in ("api", "call", "loop")}
+        best = {name: v.min() * 1e6 for name, v in per.items()}
         worst = max(abs(K.itm_p2p_tls(z, 30.0, link, inter)[0] - _itmlogic_p2p(z, 30.0)) for z in profiles)
         assert np.array_equal(itm.point_to_point_many(profiles, 30.0, 30.0, 1.5, 900.0, PARAMS).loss_db,
                               [K.itm_p2p_tls(z, 30.0, link, inter)[0] for z in profiles])
-        print(f"p2p n={n}: {len(profiles)} profiles, largest |covgap - itmlogic| {worst:.2f} dB")
+        print(f"p2p n={n}: {len(profiles)} profiles, {repeats} rounds, largest |covgap - itmlogic| {worst:.2f} dB; "
+              f"batch API / loop, median of the rounds: {np.median(per['api'] / per['loop']):.2f}")
         rows.append(
-            f"| {n} | {api * 1e6:.1f} (CPU {api_cpu * 1e6:.1f}) | {py * 1e6:.1f} (CPU {py_cpu * 1e6:.1f}) "
-            f"| {loop * 1e6:.1f} (CPU {loop_cpu * 1e6:.1f}) | {ref * 1e6:.0f} (CPU {ref_cpu * 1e6:.0f}) "
-            f"| **{ref_cpu / api_cpu:.0f}x**, {ref_cpu / py_cpu:.0f}x, {ref_cpu / loop_cpu:.0f}x "
-            f"(wall {ref / api:.0f}x, {ref / py:.0f}x, {ref / loop:.0f}x) "
-            f"| {os.getloadavg()[0]:.1f} |"
+            f"| {n} | {best['api']:.1f} | {best['call']:.1f} | {best['loop']:.1f} | {best['itmlogic']:.0f} "
+            f"| **{ratio['api']:.0f}x**, {ratio['call']:.0f}x, {ratio['loop']:.0f}x | {os.getloadavg()[0]:.1f} |"
         )
     return rows
 

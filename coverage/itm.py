@@ -433,8 +433,10 @@ def _stack_profiles(profiles: np.ndarray | Sequence[Any]) -> tuple[np.ndarray, n
                 f"profiles: need a 2-D array (one profile per row) or a sequence of 1-D profiles, "
                 f"got an array of shape {profiles.shape}"
             )
-        lengths = np.full(profiles.shape[0], profiles.shape[1], dtype=np.int64)
+        m, n = profiles.shape
+        lengths = np.array([n])
         flat = np.ascontiguousarray(profiles, dtype=np.float64).reshape(-1)
+        starts = np.arange(0, (m + 1) * n, n, dtype=np.int64) if n else np.zeros(m + 1, dtype=np.int64)
     else:
         try:
             lengths = np.array([len(z) for z in profiles], dtype=np.int64)
@@ -443,13 +445,13 @@ def _stack_profiles(profiles: np.ndarray | Sequence[Any]) -> tuple[np.ndarray, n
             raise SiteError(f"profiles: each profile must be a 1-D sequence of elevations ({err})") from None
         if flat.ndim != 1 or flat.size != lengths.sum():
             raise SiteError("profiles: each profile must be a 1-D sequence of elevations")
-    if lengths.size == 0:
+        starts = np.zeros(lengths.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+    if starts.size == 1:
         raise SiteError("profiles: no profile given")
     if lengths.min() < 2:
         i = int(np.argmax(lengths < 2))
         raise SiteError(f"profiles[{i}]: need at least 2 points, got {lengths[i]}")
-    starts = np.zeros(lengths.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=starts[1:])
     finite = np.isfinite(flat)
     if not finite.all():
         at = int(np.argmin(finite))
