@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -340,7 +341,14 @@ def _ground_impedance(p: Any, freq_mhz: float) -> complex:
     return complex(z_g)
 
 
-def _check_link(tx_height_m: float, rx_height_m: float, freq_mhz: float, p: ItmParams) -> None:
+@lru_cache(maxsize=256)
+def _checked_link(tx_height_m: float, rx_height_m: float, freq_mhz: float, p: ItmParams) -> np.ndarray:
+    """The kernels' link array (:func:`covgap.kernels.itm.link_parameters`), inputs checked against ITM's domain.
+
+    Cached: a caller predicting one path at a time over the same link pays
+    for the checks and the link's constants once. The array is shared
+    between callers; the kernels only read it.
+    """
     for name, h in (("tx_height_m", tx_height_m), ("rx_height_m", rx_height_m)):
         if not (math.isfinite(h) and 0.5 <= h <= 3000.0):
             raise SiteError(f"{name}: {h} m is outside ITM's range 0.5..3000 m")
@@ -352,10 +360,6 @@ def _check_link(tx_height_m: float, rx_height_m: float, freq_mhz: float, p: ItmP
             f"freq_mhz: at {freq_mhz} MHz the ground (epsilon={p.epsilon}, sigma={p.sigma_s_per_m} S/m) "
             "gives an invalid ITM ground impedance"
         )
-
-
-def _link(tx_height_m: float, rx_height_m: float, freq_mhz: float, p: ItmParams) -> np.ndarray:
-    """The kernels' link array (:func:`covgap.kernels.itm.link_parameters`) of checked inputs."""
     link = _k.link_parameters(
         float(tx_height_m), float(rx_height_m), p.climate, p.n0, float(freq_mhz), p.polarization, p.epsilon,
         p.sigma_s_per_m, p.mdvar, p.time_pct, p.location_pct, p.situation_pct,
@@ -373,8 +377,8 @@ def _error_text(rc: int) -> str:
 def _result(loss: float, warnings: int, rc: int, inter: np.ndarray) -> ItmResult:
     if rc >= 1000:
         raise SiteError(f"ITM error {rc}: {_error_text(rc)}")
-    messages = [text for flag, text in _WARNING_TEXT.items() if warnings & flag]
-    values = {name: float(v) for name, v in zip(_INTER_NAMES, inter)}
+    messages = [text for flag, text in _WARNING_TEXT.items() if warnings & flag] if warnings else []
+    values = dict(zip(_INTER_NAMES, inter.tolist()))
     values["mode"] = int(values["mode"])
     return ItmResult(float(loss), int(rc), int(warnings), messages, values)
 
@@ -419,9 +423,9 @@ def point_to_point(
         raise SiteError("elevation_m: the profile holds NaN or infinite elevations")
     if not (math.isfinite(spacing_m) and spacing_m > 0):
         raise SiteError(f"spacing_m: {spacing_m} must be a positive distance in metres")
-    _check_link(tx_height_m, rx_height_m, freq_mhz, p)
+    link = _checked_link(tx_height_m, rx_height_m, freq_mhz, p)
     inter = np.empty(_k.N_INTER)
-    loss, warnings, rc = _k.itm_p2p_tls(z, float(spacing_m), _link(tx_height_m, rx_height_m, freq_mhz, p), inter)
+    loss, warnings, rc = _k.itm_p2p_tls(z, float(spacing_m), link, inter)
     return _result(loss, warnings, rc, inter)
 
 
@@ -518,8 +522,7 @@ def point_to_point_many(
     if not valid.all():
         i = int(np.argmin(valid))
         raise SiteError(f"spacing_m[{i}]: {xi[i]} must be a positive distance in metres")
-    _check_link(tx_height_m, rx_height_m, freq_mhz, p)
-    link = _link(tx_height_m, rx_height_m, freq_mhz, p)
+    link = _checked_link(tx_height_m, rx_height_m, freq_mhz, p)
     loss = np.empty(m)
     warnings = np.empty(m, dtype=np.int64)
     codes = np.empty(m, dtype=np.int64)
@@ -574,11 +577,10 @@ def area(
     for name, s in (("tx_siting", tx_siting), ("rx_siting", rx_siting)):
         if s not in _SITING:
             raise SiteError(f"{name}: {s!r} is not one of {sorted(_SITING)}")
-    _check_link(tx_height_m, rx_height_m, freq_mhz, p)
+    link = _checked_link(tx_height_m, rx_height_m, freq_mhz, p)
     inter = np.empty(_k.N_INTER)
     loss, warnings, rc = _k.itm_area_tls(
-        float(distance_km), float(delta_h_m), _SITING[tx_siting], _SITING[rx_siting],
-        _link(tx_height_m, rx_height_m, freq_mhz, p), inter,
+        float(distance_km), float(delta_h_m), _SITING[tx_siting], _SITING[rx_siting], link, inter
     )
     return _result(loss, warnings, rc, inter)
 
@@ -665,14 +667,11 @@ def site_path_loss(
         raise SiteError(f"site at row={row}, col={col} is outside the elevation grid ({h} x {w} cells)")
     if math.isnan(_sweep.bilinear(elev, r0, c0)):
         raise SiteError(f"site at row={row}, col={col} stands on nodata elevation")
-    _check_link(tx_height_m, rx_height_m, freq_mhz, p)
+    link = _checked_link(tx_height_m, rx_height_m, freq_mhz, p)
     radius_cells = radius_m / cell_size_m
     _check_path_heights(elev, r0, c0, radius_cells, p)
     out = np.empty((h, w), np.float32)
-    _sweep.itm_site_sweep(
-        elev, float(cell_size_m), r0, c0, radius_cells, _radial_count(radius_cells),
-        _link(tx_height_m, rx_height_m, freq_mhz, p), out,
-    )
+    _sweep.itm_site_sweep(elev, float(cell_size_m), r0, c0, radius_cells, _radial_count(radius_cells), link, out)
     return out
 
 
