@@ -478,7 +478,9 @@ def point_to_point_many(
     network, sample paths around a site, a drive-test route): the inputs and
     the link are checked once and the profiles run in one compiled loop, so
     each prediction costs what the kernel costs, without a Python call each.
-    Each result equals :func:`point_to_point`'s for that profile.
+    The profiles are shared among Numba's threads (all cores unless
+    ``numba.set_num_threads`` says fewer). Each result equals
+    :func:`point_to_point`'s for that profile.
 
     Parameters
     ----------

@@ -39,9 +39,9 @@ is all that point-to-point, area mode and the site sweep take of the link,
 so a caller predicting many paths of one link builds it once (and a call
 from Python unboxes four arguments, not sixteen).
 
-:func:`link_parameters` is ``ngjit``, and so is :func:`itm_p2p_tls_many`,
+:func:`link_parameters` is ``ngjit``; :func:`itm_p2p_tls_many`,
 point-to-point over many profiles of one link in one call (one unboxing
-for the whole batch). The per-prediction entry points
+for the whole batch), is ``pjit``, parallel over the profiles. The per-prediction entry points
 :func:`itm_p2p_tls` (which takes the scratch of ``delta_h`` on its stack,
 :func:`_stack_scratch`, no heap allocation) and :func:`itm_area_tls` are
 ``call_jit``: no NRT, so a call from Python unboxes its arrays without
@@ -66,12 +66,12 @@ warning flags are NTIA's (see ``RC_*`` and ``WARN_*``).
 import math
 
 import numpy as np
-from numba import types
+from numba import prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from covgap.kernels.jit import call_jit, cell_jit, fm_cell_jit, ngjit
+from covgap.kernels.jit import call_jit, cell_jit, fm_cell_jit, ngjit, pjit
 
 # --- constants of the reference -------------------------------------------
 PI = 3.1415926535897932384
@@ -1460,9 +1460,9 @@ def itm_p2p_tls(z, xi, link, inter):
     return a_db, warnings, rc
 
 
-@ngjit
+@pjit
 def itm_p2p_tls_many(z, starts, xi, link, loss, warnings, codes, inter):
-    """:func:`itm_p2p_tls` over many profiles of one link, in one call.
+    """:func:`itm_p2p_tls` over many profiles of one link, in one call, in parallel over the profiles.
 
     Parameters
     ----------
@@ -1481,7 +1481,7 @@ def itm_p2p_tls_many(z, starts, xi, link, loss, warnings, codes, inter):
     inter : float64 (m, N_INTER)
         Receives each profile's intermediate values.
     """
-    for p in range(starts.shape[0] - 1):
+    for p in prange(starts.shape[0] - 1):
         loss[p], warnings[p], codes[p] = itm_p2p_tls(z[starts[p] : starts[p + 1]], xi[p], link, inter[p])
 
 
