@@ -426,14 +426,7 @@ def _edge_v(h, d1, d2, wavelength):
 
 @inline_jit
 def _bullington_db(hd, hh, n, horizon, d, h_rx, wavelength, guess):
-    """:func:`diffraction_db` for :data:`BULLINGTON` (same parameters but ``mode``).
-
-    Inlined at Numba IR level into :func:`_field_ray`'s loop, with the
-    tangent search it calls, instead of a call to :func:`diffraction_db`
-    per obstructed cell (which passed both hull arrays on the stack).
-    """
-    if n == 0 or horizon * d <= h_rx:
-        return 0.0, guess
+    """:func:`diffraction_db` for :data:`BULLINGTON`, on an obstructed path with a non-empty hull."""
     t2 = _hull_tangent_rx(hd, hh, n, d, h_rx, guess)
     # The equivalent edge is where the transmitter's horizon line (slope
     # ``horizon``) meets the receiver's (through vertex t2): with
@@ -452,8 +445,35 @@ def _bullington_db(hd, hh, n, horizon, d, h_rx, wavelength, guess):
 
 
 @cell_jit
+def _deygout_db(hd, hh, n, d, h_rx, wavelength, guess):
+    """:func:`diffraction_db` for :data:`DEYGOUT`, on an obstructed path with a non-empty hull."""
+    t2 = _hull_tangent_rx(hd, hh, n, d, h_rx, guess)
+    s_tr = h_rx / d
+    t1 = _hull_tangent_tx(hd, hh, n)
+    if t1 > t2:
+        t1 = t2
+    p = _hull_highest(hd, hh, t1, t2, s_tr)
+    loss = knife_edge_table_db(_edge_v(hh[p] - s_tr * hd[p], hd[p], d - hd[p], wavelength))
+    if p > t1:
+        s1 = hh[p] / hd[p]
+        q = _hull_highest(hd, hh, t1, p - 1, s1)
+        loss += knife_edge_table_db(_edge_v(hh[q] - s1 * hd[q], hd[q], hd[p] - hd[q], wavelength))
+    if p < t2:
+        s2 = (h_rx - hh[p]) / (d - hd[p])
+        q = _hull_highest(hd, hh, p + 1, t2, s2)
+        h_line = hh[p] + s2 * (hd[q] - hd[p])
+        loss += knife_edge_table_db(_edge_v(hh[q] - h_line, hd[q] - hd[p], d - hd[q], wavelength))
+    return loss, t2
+
+
+@inline_jit
 def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
     """Diffraction loss (dB) of an obstructed path from the profile hull, and the receiver's tangent vertex.
+
+    Inlined at Numba IR level into :func:`_field_ray`'s loop together with
+    :func:`_bullington_db` (the default construction), so that an
+    obstructed cell costs no call passing both hull arrays on the stack;
+    :func:`_deygout_db` stays a call.
 
     Parameters
     ----------
@@ -480,27 +500,11 @@ def diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, guess):
     (float, int)
         The loss (dB) and the next ``guess``.
     """
-    if mode == BULLINGTON:
-        return _bullington_db(hd, hh, n, horizon, d, h_rx, wavelength, guess)
     if n == 0 or horizon * d <= h_rx:
         return 0.0, guess
-    t2 = _hull_tangent_rx(hd, hh, n, d, h_rx, guess)
-    s_tr = h_rx / d
-    t1 = _hull_tangent_tx(hd, hh, n)
-    if t1 > t2:
-        t1 = t2
-    p = _hull_highest(hd, hh, t1, t2, s_tr)
-    loss = knife_edge_table_db(_edge_v(hh[p] - s_tr * hd[p], hd[p], d - hd[p], wavelength))
-    if p > t1:
-        s1 = hh[p] / hd[p]
-        q = _hull_highest(hd, hh, t1, p - 1, s1)
-        loss += knife_edge_table_db(_edge_v(hh[q] - s1 * hd[q], hd[q], hd[p] - hd[q], wavelength))
-    if p < t2:
-        s2 = (h_rx - hh[p]) / (d - hd[p])
-        q = _hull_highest(hd, hh, p + 1, t2, s2)
-        h_line = hh[p] + s2 * (hd[q] - hd[p])
-        loss += knife_edge_table_db(_edge_v(hh[q] - h_line, hd[q] - hd[p], d - hd[q], wavelength))
-    return loss, t2
+    if mode == BULLINGTON:
+        return _bullington_db(hd, hh, n, horizon, d, h_rx, wavelength, guess)
+    return _deygout_db(hd, hh, n, d, h_rx, wavelength, guess)
 
 
 @cell_jit
@@ -625,10 +629,7 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                 los = h_rx >= horizon * d
                 diff = 0.0
                 if not los and mode != NO_DIFFRACTION:
-                    if mode == BULLINGTON:
-                        diff, tangent = _bullington_db(hd, hh, n, horizon, d, h_rx, wavelength, tangent)
-                    else:
-                        diff, tangent = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, tangent)
+                    diff, tangent = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, tangent)
                 if r2 < exact_r2:
                     loss = path_loss_db(int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT],
                                         rx_height_m, los)
