@@ -261,7 +261,7 @@ class ItmResult:
     intermediate: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: no element-wise ==, which has no single truth value
 class ItmResults:
     """Results of many ITM predictions over one link (:func:`point_to_point_many`).
 
