@@ -136,6 +136,16 @@ def test_point_to_point_many_names_the_bad_profile():
     for profiles, match in cases:
         with pytest.raises(SiteError, match=match):
             itm.point_to_point_many(profiles, 30.0, 30.0, 1.5, 900.0)
+    # NaN and both infinities, at either end and inside; of two bad
+    # profiles, the first is named
+    for length in (2, 9):
+        for at in (0, length // 2, length - 1):
+            for bad in (np.nan, np.inf, -np.inf):
+                rows = np.zeros((5, length))
+                rows[2, at] = bad
+                rows[4, 0] = np.nan
+                with pytest.raises(SiteError, match=rf"profiles\[2\]: point {at} is {bad}; elevations must be finite"):
+                    itm.point_to_point_many(rows, 30.0, 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match=r"spacing_m: need one spacing or one per profile \(2\)"):
         itm.point_to_point_many([good, good], [30.0, 30.0, 30.0], 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match=r"spacing_m\[1\]: -30.0 must be a positive distance"):
