@@ -45,6 +45,8 @@ from covgap.kernels import itm as K
 
 SRTM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "raw" / "srtm-vietnam" / "srtm1_danang.tif"
 PROFILES = 16
+CLIP_ROWS = 900  # rows of srtm1_danang.tif
+CLIP_LAND_COLS = 600  # every row of it is land west of this column
 PARAMS = itm.ItmParams(climate=3, n0=370.0, epsilon=15.0, sigma_s_per_m=0.005, polarization=1, mdvar=2)
 
 
@@ -55,6 +57,24 @@ def load_dem(size: int = 3601) -> np.ndarray:
         if src.nodata is not None:
             tile[tile == src.nodata] = np.nan
     return np.ascontiguousarray(np.pad(tile, ((0, size), (0, size)), mode="symmetric")[:size, :size])
+
+
+def bench_profiles(dem: np.ndarray, n: int) -> list[np.ndarray]:
+    """PROFILES distinct profiles of ``n`` points at 30 m steps (n <= 3,600).
+
+    PROFILES - 1 rows of the clip itself (the mirror-tiled DEM repeats its
+    900 rows: rows spread over all 3,601 would give four distinct profiles),
+    short ones starting further east on each row but on land (west of
+    column CLIP_LAND_COLS, where the coast is), and the main diagonal
+    (nearest cells). At 100 and 1,000 points (3 and 30 km) every path is in
+    ITM's line-of-sight mode, at 3,600 (108 km) in troposcatter.
+    """
+    rows = np.linspace(0, CLIP_ROWS - 1, PROFILES - 1).astype(int)
+    starts = np.linspace(0, max(0, CLIP_LAND_COLS - n), PROFILES - 1).astype(int)
+    profiles = [np.ascontiguousarray(dem[r, c : c + n]) for r, c in zip(rows, starts)]
+    idx = np.minimum(np.arange(n) * 3601 // 3600, 3600)
+    profiles.append(np.ascontiguousarray(dem[idx, idx]))
+    return profiles
 
 
 def _link() -> np.ndarray:
@@ -114,12 +134,7 @@ def bench_p2p(dem: np.ndarray, repeats: int) -> list[str]:
     _batch(dem[1800, :101].copy(), 30.0, link, 1, inter)
     print(f"p2p JIT warm-up (compile or cache load): {time.perf_counter() - t:.2f} s")
     for n in (100, 1000, 3600):
-        # PROFILES profiles of n points at 30 m steps: rows of the DEM spread over the tile, and the
-        # main diagonal (nearest cells), so that line-of-sight, diffraction and scatter paths all count
-        rows_at = np.linspace(0, dem.shape[0] - 1, PROFILES - 1).astype(int)
-        profiles = [np.ascontiguousarray(dem[r, :n]) for r in rows_at]
-        idx = np.minimum(np.arange(n) * 3601 // 3600, 3600)
-        profiles.append(np.ascontiguousarray(dem[idx, idx]))
+        profiles = bench_profiles(dem, n)
         per_call = 20 if n < 3600 else 5
         # the batch API is for many paths: one call of 1,600 profiles (400 at 3,600 points)
         batch = np.tile(np.stack(profiles), (5 * per_call, 1))
