@@ -29,7 +29,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from covgap.errors import GridError
-from covgap.export import TAG_KEYS, layer_nodata, tag_text
+from covgap.export import TAG_KEYS, layer_profile, tag_text
 from covgap.grid import AnalysisGrid
 
 __all__ = ["Chunk", "ChunkLayout", "combine_pairwise", "leaves", "pairwise_sum_ranges", "read_window", "write_tile", "write_vrt"]
@@ -38,7 +38,6 @@ __all__ = ["Chunk", "ChunkLayout", "combine_pairwise", "leaves", "pairwise_sum_r
 #: level 1 writes about 4x faster than DEFLATE at GDAL's default level, and files as small.
 TILE_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "ZSTD", "zstd_level": 1,
                 "num_threads": "1"}
-
 
 
 @dataclass(frozen=True)
@@ -147,26 +146,15 @@ def read_window(path: Path, grid: AnalysisGrid, row0: int, row1: int, col0: int,
 
 def write_tile(da: xr.DataArray, path: Path) -> None:
     """Write one chunk's part of a layer as a tiled GeoTIFF, atomically (temporary name, then rename)."""
-    grid = AnalysisGrid.from_dataarray(da)
-    values = np.asarray(da.values)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    profile = {
-        **TILE_OPTIONS,
-        "width": grid.width,
-        "height": grid.height,
-        "count": 1,
-        "dtype": values.dtype.name,
-        "crs": grid.crs,
-        "transform": grid.transform,
-        "nodata": layer_nodata(da),
-    }
-    if grid.width < 256 or grid.height < 256:
+    profile = {**TILE_OPTIONS, **layer_profile(da)}
+    if profile["width"] < 256 or profile["height"] < 256:
         profile.update(tiled=False)
         profile.pop("blockxsize")
         profile.pop("blockysize")
     with rasterio.Env(GDAL_NUM_THREADS="1"):
         with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(values, 1)
+            dst.write(np.asarray(da.values), 1)
     os.replace(tmp, path)
 
 

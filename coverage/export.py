@@ -30,7 +30,7 @@ __all__ = [
     "atomic_directory",
     "layer_entry",
     "layer_kind",
-    "layer_nodata",
+    "layer_profile",
     "sites_geojson",
     "tag_text",
     "write_cog",
@@ -100,33 +100,36 @@ def atomic_directory(out_dir: str | Path, *, overwrite: bool = False) -> Iterato
 
 def write_cog(da: xr.DataArray, path: Path) -> None:
     """Write one (y, x) layer as a Cloud-Optimized GeoTIFF with overviews."""
-    grid = AnalysisGrid.from_dataarray(da)
-    values = np.asarray(da.values)
-    profile = {
-        "driver": "COG",
-        "width": grid.width,
-        "height": grid.height,
-        "count": 1,
-        "dtype": values.dtype.name,
-        "crs": grid.crs,
-        "transform": grid.transform,
-        "nodata": layer_nodata(da),
-        **COG_OPTIONS,
-    }
+    profile = {"driver": "COG", **layer_profile(da), **COG_OPTIONS}
     with rasterio.Env(GDAL_NUM_THREADS="1"):
         with rasterio.open(path, "w", **profile) as dst:
-            dst.write(values, 1)
+            dst.write(np.asarray(da.values), 1)
             tags = {k: tag_text(da.attrs[k]) for k in TAG_KEYS if k in da.attrs}
             dst.update_tags(**tags)
             dst.update_tags(1, **tags)
 
 
-def layer_nodata(da: xr.DataArray) -> float | int | None:
-    """The GeoTIFF nodata of a layer: NaN for floats, else its ``_FillValue`` (or none)."""
+def layer_profile(da: xr.DataArray) -> dict[str, Any]:
+    """The rasterio profile of one (y, x) layer, without driver options.
+
+    Size, dtype, CRS and transform of its grid, and its nodata: NaN for
+    floats, else its ``_FillValue`` (or none).
+    """
+    grid = AnalysisGrid.from_dataarray(da)
     if np.issubdtype(da.dtype, np.floating):
-        return float("nan")
-    fill = da.attrs.get("_FillValue")
-    return None if fill is None else int(fill)
+        nodata: float | int | None = float("nan")
+    else:
+        fill = da.attrs.get("_FillValue")
+        nodata = None if fill is None else int(fill)
+    return {
+        "width": grid.width,
+        "height": grid.height,
+        "count": 1,
+        "dtype": da.dtype.name,
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "nodata": nodata,
+    }
 
 
 def tag_text(value: Any) -> str:
