@@ -37,7 +37,7 @@ from numba import prange
 
 from covgap.kernels import bestserver, terrain
 from covgap.kernels.jit import pjit
-from covgap.kernels.pathloss import EARTH_RADIUS_M, path_loss_db
+from covgap.kernels.pathloss import EARTH_RADIUS_M
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_los import CELL, K, RX_H, SIZE, mirrored_tile  # noqa: E402
@@ -56,7 +56,6 @@ def disc_model(site, inv_bw, table, row0, col0, radius_m, cell_m, k_factor, rx_h
     inv_2ka = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     directional = site[terrain.S_OMNI] == 0.0
     steps_per_m = terrain.LOSS_TABLE_STEPS / cell_m
-    exact_r2 = terrain.EXACT_RADIUS_CELLS * terrain.EXACT_RADIUS_CELLS
     for i in prange(2 * big_r + 1):
         dy = i - big_r
         lim = terrain._row_limit(dy, r2max, big_r)
@@ -67,13 +66,7 @@ def disc_model(site, inv_bw, table, row0, col0, radius_m, cell_m, k_factor, rx_h
             d2 = r2 * cell_m * cell_m
             d = math.sqrt(d2)
             h_rx = rx_h - d2 * inv_2ka - site[terrain.S_HEIGHT]  # ground at 0 m
-            if r2 < exact_r2:
-                loss = path_loss_db(int(site[terrain.S_MODEL]), int(site[terrain.S_ENV]), site[terrain.S_FREQ], d,
-                                    site[terrain.S_HEIGHT], rx_h, True)
-            else:
-                x = d * steps_per_m
-                j = int(x)
-                loss = table[0, j] + (x - j) * (table[0, j + 1] - table[0, j])
+            loss = terrain.table_loss_db(site, table, d, r2, True, rx_h, steps_per_m)
             azimuth, depression = terrain._direction(row0, col0, row, col, d, h_rx, cell_m, directional)
             p = site[terrain.S_POWER] + terrain._pattern(site, inv_bw, azimuth, depression) - loss
             if fold:

@@ -578,6 +578,23 @@ def _loss_tables(site, rx_height_m, cell_m, radius_cells):
     return table
 
 
+@inline_jit
+def table_loss_db(site, table, d, r2, los, rx_height_m, steps_per_m):
+    """A site's path loss (dB) at distance ``d`` (``r2`` cells squared) from its :func:`_loss_tables`.
+
+    Evaluated directly within :data:`EXACT_RADIUS_CELLS`, else interpolated
+    linearly in the LOS or NLOS row; ``steps_per_m`` is
+    ``LOSS_TABLE_STEPS / cell_m``.
+    """
+    if r2 < EXACT_RADIUS_CELLS * EXACT_RADIUS_CELLS:
+        return path_loss_db(int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT], rx_height_m, los)
+    x = d * steps_per_m
+    i = int(x)
+    t = 1 if los else 0
+    lo = table[1 - t, i]
+    return lo + (x - i) * (table[1 - t, i + 1] - lo)
+
+
 @cell_jit
 def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax, horizon, n, hd, hh, z_tx,
                rx_height_m, cell_m, inv_2ka, r2max, inv_step, inv_u, group, indices, row0, col0, t_height, t_width,
@@ -591,7 +608,6 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
     site = group[0]
     step = 1.0 / inv_step
     steps_per_m = LOSS_TABLE_STEPS / cell_m
-    exact_r2 = EXACT_RADIUS_CELLS * EXACT_RADIUS_CELLS
     tangent = n - 1  # the receiver's tangent vertex on the hull, carried from cell to cell
     # At column u the ray crosses v = k u / R = v0 + rem / R, between the cells
     # v0 and v0 + 1 (flat index a and a + sv); both advance by whole steps.
@@ -630,15 +646,7 @@ def _field_ray(flat, base, su, sv, k, u_start, u_stop, big_r, inv_r, vmin, vmax,
                 diff = 0.0
                 if not los and mode != NO_DIFFRACTION:
                     diff, tangent = diffraction_db(hd, hh, n, horizon, d, h_rx, wavelength, mode, tangent)
-                if r2 < exact_r2:
-                    loss = path_loss_db(int(site[S_MODEL]), int(site[S_ENV]), site[S_FREQ], d, site[S_HEIGHT],
-                                        rx_height_m, los)
-                else:
-                    x = d * steps_per_m
-                    i = int(x)
-                    t = 1 if los else 0
-                    lo = table[1 - t, i]
-                    loss = lo + (x - i) * (table[1 - t, i + 1] - lo)
+                loss = table_loss_db(site, table, d, r2, los, rx_height_m, steps_per_m)
                 azimuth, depression = _direction(row0, col0, row, col, d, h_rx, cell_m, directional)
                 if write_fields:
                     field_loss[row, col] = loss + diff - _pattern(site, inv_bw[0], azimuth, depression)
