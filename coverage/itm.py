@@ -515,7 +515,10 @@ def point_to_point_many(
     p = params or ItmParams()
     flat, starts = _stack_profiles(profiles)
     m = starts.size - 1
-    xi = np.asarray(spacing_m, dtype=np.float64)
+    try:
+        xi = np.asarray(spacing_m, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SiteError(f"spacing_m: {spacing_m!r} is not a distance in metres or a sequence of them") from None
     if xi.ndim == 0:
         xi = np.full(m, float(xi))
     elif xi.shape != (m,):

@@ -148,6 +148,8 @@ def test_point_to_point_many_names_the_bad_profile():
                     itm.point_to_point_many(rows, 30.0, 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match=r"spacing_m: need one spacing or one per profile \(2\)"):
         itm.point_to_point_many([good, good], [30.0, 30.0, 30.0], 30.0, 1.5, 900.0)
+    with pytest.raises(SiteError, match=r"spacing_m: '30 m' is not a distance in metres"):
+        itm.point_to_point_many([good, good], "30 m", 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match=r"spacing_m\[1\]: -30.0 must be a positive distance"):
         itm.point_to_point_many([good, good], [30.0, -30.0], 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match="freq_mhz"):
