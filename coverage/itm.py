@@ -383,6 +383,28 @@ def _result(loss: float, warnings: int, rc: int, inter: np.ndarray) -> ItmResult
     return ItmResult(float(loss), int(rc), int(warnings), messages, values)
 
 
+def _first_bad_elevation(z: np.ndarray) -> int:
+    """Index of the first NaN or infinite elevation of ``z``; -1 if none.
+
+    NaN and the infinities carry into a sum: one pass without a mask clears
+    a finite profile. The mask is built only when the sum is not finite, to
+    find the culprit (or to clear finite values whose sum overflowed).
+    """
+    with np.errstate(over="ignore"):
+        if math.isfinite(z.sum()):
+            return -1
+    finite = np.isfinite(z)
+    return -1 if finite.all() else int(np.argmin(finite))
+
+
+def _no_loss_error(z: np.ndarray, where: str) -> SiteError:
+    """The error of a profile over which ITM gives a NaN loss (finite elevations far beyond terrain)."""
+    return SiteError(
+        f"{where}: ITM gives no finite loss over elevations from {z.min():g} to {z.max():g} m; "
+        "expected terrain heights in metres"
+    )
+
+
 def point_to_point(
     elevation_m: np.ndarray,
     spacing_m: float,
@@ -419,13 +441,16 @@ def point_to_point(
     z = np.ascontiguousarray(elevation_m, dtype=np.float64)
     if z.ndim != 1 or z.size < 2:
         raise SiteError(f"elevation_m: need a 1-D profile of at least 2 points, got shape {z.shape}")
-    if not np.isfinite(z).all():
-        raise SiteError("elevation_m: the profile holds NaN or infinite elevations")
+    at = _first_bad_elevation(z)
+    if at >= 0:
+        raise SiteError(f"elevation_m: point {at} is {z[at]}; elevations must be finite numbers")
     if not (math.isfinite(spacing_m) and spacing_m > 0):
         raise SiteError(f"spacing_m: {spacing_m} must be a positive distance in metres")
     link = _checked_link(tx_height_m, rx_height_m, freq_mhz, p)
     inter = np.empty(_k.N_INTER)
     loss, warnings, rc = _k.itm_p2p_tls(z, float(spacing_m), link, inter)
+    if rc < 1000 and math.isnan(loss):
+        raise _no_loss_error(z, "elevation_m")
     return _result(loss, warnings, rc, inter)
 
 
@@ -456,9 +481,8 @@ def _stack_profiles(profiles: np.ndarray | Sequence[Any]) -> tuple[np.ndarray, n
     if lengths.min() < 2:
         i = int(np.argmax(lengths < 2))
         raise SiteError(f"profiles[{i}]: need at least 2 points, got {lengths[i]}")
-    finite = np.isfinite(flat)
-    if not finite.all():
-        at = int(np.argmin(finite))
+    at = _first_bad_elevation(flat)
+    if at >= 0:
         i = int(np.searchsorted(starts, at, side="right")) - 1
         raise SiteError(f"profiles[{i}]: point {at - starts[i]} is {flat[at]}; elevations must be finite numbers")
     return flat, starts
@@ -538,6 +562,9 @@ def point_to_point_many(
         i = int(failed[0])
         more = f" ({failed.size} profiles failed)" if failed.size > 1 else ""
         raise SiteError(f"profiles[{i}]: ITM error {codes[i]}: {_error_text(int(codes[i]))}{more}")
+    if np.isnan(loss).any():
+        i = int(np.argmax(np.isnan(loss)))
+        raise _no_loss_error(flat[starts[i] : starts[i + 1]], f"profiles[{i}]")
     return ItmResults(loss, codes, warnings, inter)
 
 

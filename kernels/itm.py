@@ -20,8 +20,11 @@ sample before each point, not after), and sums its least-squares fit while
 it places them; its 10 % / 90 % deciles are selected from the residuals
 beyond a guess when one is given (the site sweep passes the previous
 cell's), else by a histogram selection, instead of ``std::nth_element``
-(the same order statistics, exactly). Horizon searches screen points with
-a division-free test before NTIA's expression decides. LongleyRice skips
+(the same order statistics, exactly). The horizon search evaluates NTIA's
+angles a block of points at a time in a loop LLVM vectorizes, at
+distances ``i * xi`` (NTIA accumulates ``xi``), and looks for the first
+point of the largest angle only in a block whose largest angle beats the
+horizon so far (the same point). LongleyRice skips
 the two troposcatter losses on paths too short for troposcatter to take
 over whatever their values (the same result). Elementary functions are
 spent sparingly, each rewrite equal to NTIA's expression to rounding:
@@ -71,7 +74,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from covgap.kernels.jit import call_jit, cell_jit, fm_cell_jit, ngjit, pjit
+from covgap.kernels.jit import call_jit, cell_jit, fm_cell_jit, ngjit, pjit, reduce_jit
 
 # --- constants of the reference -------------------------------------------
 PI = 3.1415926535897932384
@@ -203,6 +206,13 @@ DECILE_GATHER_MAX = 64
 #: :func:`compute_delta_h` gathers the residuals beyond the guessed deciles
 #: moved inwards by this fraction of their spread (exact whatever the guess).
 DECILE_MARGIN = 0.03
+#: :func:`find_horizons` computes the angles of this many points at a time.
+ANGLE_BLOCK = 32
+#: Its buffer: the angles from each terminal.
+ANGLE_SCRATCH = 2 * ANGLE_BLOCK
+#: 0, 1, 2, ...: a point's distance within a block is ``d_0 + _STEPS[k] * xi``
+#: (a float load, where ``k * xi`` would convert an integer in every lane).
+_STEPS = np.arange(ANGLE_BLOCK, dtype=np.float64)
 #: Length of the scratch buffer :func:`compute_delta_h` needs.
 DELTA_H_SCRATCH = 247 + 245 + 2 * 245 + DECILE_BINS
 
@@ -240,21 +250,24 @@ _NO_PREFIX = np.empty(0)
 
 
 @intrinsic
-def _stack_scratch(typingctx):
-    """A float64 array of :data:`DELTA_H_SCRATCH` elements on the calling function's stack.
+def _stack_scratch(typingctx, size):
+    """A float64 array of ``size`` elements (a constant) on the calling function's stack.
 
     For the scratch of one prediction: no heap allocation and no reference
     count (the array has no MemInfo). Valid only while the calling function
     runs: it must never be returned or stored.
     """
-    sig = types.Array(types.float64, 1, "C")()
+    if not isinstance(size, types.IntegerLiteral):
+        return None
+    n = size.literal_value
+    sig = types.Array(types.float64, 1, "C")(size)
 
     def codegen(context, builder, signature, args):
-        size = context.get_constant(types.intp, DELTA_H_SCRATCH)
+        count = context.get_constant(types.intp, n)
         itemsize = context.get_constant(types.intp, 8)
-        data = cgutils.alloca_once(builder, context.get_value_type(types.float64), size=size)
+        data = cgutils.alloca_once(builder, context.get_value_type(types.float64), size=count)
         ary = make_array(signature.return_type)(context, builder)
-        populate_array(ary, data=data, shape=[size], strides=[itemsize], itemsize=itemsize, meminfo=None)
+        populate_array(ary, data=data, shape=[count], strides=[itemsize], itemsize=itemsize, meminfo=None)
         return ary._getvalue()
 
     return sig, codegen
@@ -385,6 +398,19 @@ def _fit_range(n_int, xi, d_start, d_end):
     return i_start, i_end
 
 
+@reduce_jit
+def _weighted_sums(zs, w_0):
+    """``sum(zs)`` and ``sum(zs[k] * (w_0 + k))``, in whatever order LLVM vectorizes them."""
+    a = 0.0
+    b = 0.0
+    w = w_0  # a float walk: no integer conversion per lane (exact for the (half-)integer weights used)
+    for k in range(zs.shape[0]):
+        a += zs[k]
+        b += zs[k] * w
+        w += 1.0
+    return a, b
+
+
 @fm_cell_jit
 def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     """Least-squares line through ``z`` between two distances.
@@ -410,33 +436,12 @@ def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
     mid_end = i_end + mid
     sum_y = 0.5 * (z[i_start] + z[i_end])
     scaled = 0.5 * (z[i_start] - z[i_end]) * mid
-    # NTIA adds z[i] and z[i] * (i - i_start - L / 2) one by one; four
-    # interleaved partial sums give the same sums to ~1e-15 relative.
-    c = i_start - mid
-    a0 = a1 = a2 = a3 = 0.0
-    b0 = b1 = b2 = b3 = 0.0
-    # over the inner points as a slice indexed from 0 (no negative-index
-    # wraparound per load); zs[k] is z[i] for i = k + i_start + 1
-    i0 = i_start + 1
-    zs = z[i0:i_end]
-    m = zs.shape[0]
-    k = 0
-    while k + 3 < m:
-        a0 += zs[k]
-        b0 += zs[k] * (k + i0 - c)
-        a1 += zs[k + 1]
-        b1 += zs[k + 1] * (k + i0 + 1 - c)
-        a2 += zs[k + 2]
-        b2 += zs[k + 2] * (k + i0 + 2 - c)
-        a3 += zs[k + 3]
-        b3 += zs[k + 3] * (k + i0 + 3 - c)
-        k += 4
-    while k < m:
-        a0 += zs[k]
-        b0 += zs[k] * (k + i0 - c)
-        k += 1
-    sum_y += (a0 + a1) + (a2 + a3)
-    scaled += (b0 + b1) + (b2 + b3)
+    # NTIA adds z[i] and z[i] * (i - i_start - L / 2) one by one over the
+    # inner points (the weight of i_start + 1 is 1 + mid); vectorized sums
+    # give the same to ~1e-15 relative
+    a, b = _weighted_sums(z[i_start + 1 : i_end], 1.0 + mid)
+    sum_y += a
+    scaled += b
     sum_y = sum_y / x_length
     scaled = scaled * 12.0 / ((x_length * x_length + 2.0) * x_length)
     return sum_y - scaled * mid_end, sum_y + scaled * (n_int - mid_end)
@@ -446,6 +451,17 @@ def linear_least_squares_fit(z, n_int, xi, d_start, d_end):
 def _bin(x, lo, scale):
     b = int((x - lo) * scale)
     return b if b < DECILE_BINS else DECILE_BINS - 1
+
+
+@cell_jit
+def _bin_range(b):
+    """``(low, high)``: ``x >= lo`` falls in bin ``b`` of :func:`_bin` when ``low <= (x - lo) * scale < high``.
+
+    (``int`` truncates, and the last bin holds everything beyond it.) The
+    passes that gather a bin's values test this, without converting each
+    value to an integer.
+    """
+    return float(b), (b + 1.0 if b < DECILE_BINS - 1 else math.inf)
 
 
 @cell_jit
@@ -495,11 +511,13 @@ def _rank_in(buf, m, rank, descending, hist):
         for j in range(m):
             hist[np.uint64(_bin(buf[j], lo, scale))] += 1
         b, rank = _find_bin(hist, rank, descending)
+        b_lo, b_hi = _bin_range(b)
         kept = 0
         for j in range(m):
             x = buf[j]
+            y = (x - lo) * scale
             buf[kept] = x
-            kept += _bin(x, lo, scale) == b
+            kept += (y >= b_lo) & (y < b_hi)
         m = kept
     for a in range(1, m):
         x = buf[a]
@@ -535,13 +553,15 @@ def deciles(v, n, k, lo, hi, scratch):
     bot = scratch[n : 2 * n]
     m_top = 0
     m_bot = 0
+    top_lo, top_hi = _bin_range(b_top)
+    bot_lo, bot_hi = _bin_range(b_bot)
     for j in range(n):
         x = v[j]
-        b = _bin(x, lo, scale)
+        y = (x - lo) * scale
         top[m_top] = x
-        m_top += b == b_top
+        m_top += (y >= top_lo) & (y < top_hi)
         bot[m_bot] = x
-        m_bot += b == b_bot
+        m_bot += (y >= bot_lo) & (y < bot_hi)
     return _rank_in(top, m_top, rank_top, True, hist), _rank_in(bot, m_bot, rank_bot, False, hist)
 
 
@@ -742,11 +762,35 @@ def compute_delta_h(z, n_int, xi, d_start_m, d_end_m, scratch, q10_guess, q90_gu
     return delta_h_d / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3)), q10, q90
 
 
+@reduce_jit
+def _block_max(t, m):
+    """The largest of ``t[:m]`` (finite values)."""
+    best = -math.inf
+    for k in range(m):
+        best = max(best, t[k])
+    return best
+
+
+@cell_jit
+def _index_of(t, m, x):
+    """The first index of ``t[:m]`` holding ``x`` (which it holds)."""
+    for k in range(m):
+        if t[k] == x:
+            return k
+    return m
+
+
 @fm_cell_jit
 def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
     """Terminal horizon angles (rad) and distances (m) over a profile.
 
-    Returns ``(theta_tx, theta_rx, d_hzn_tx, d_hzn_rx)``.
+    Returns ``(theta_tx, theta_rx, d_hzn_tx, d_hzn_rx)``. NTIA's search
+    keeps the first point whose angle beats every earlier one; here the
+    angles of :data:`ANGLE_BLOCK` points at a time are computed without
+    branches and a block is searched only when
+    its largest angle beats the horizon so far: the same point, the same
+    angle. Distances are ``i xi``, not NTIA's running sum of ``xi`` (equal
+    to rounding).
     """
     d_m = n_int * xi
     z_tx = z[0] + h_tx_m
@@ -755,24 +799,29 @@ def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
     theta_rx_h = -(z_rx - z_tx) / d_m - d_m / (2.0 * a_e_m)
     d_tx_h = d_m
     d_rx_h = d_m
-    d_tx = 0.0
-    d_rx = d_m
-    # theta > best  <=>  z - z_term > d (best + d / (2 a_e)); this cheap test
-    # (loosened by 1 um) screens the points, NTIA's expressions decide.
-    c = 0.5 / a_e_m
-    for i in range(1, n_int):
-        d_tx = d_tx + xi
-        d_rx = d_rx - xi
-        if z[i] - z_tx > d_tx * (theta_tx_h + d_tx * c) - 1e-6:
-            theta_tx = (z[i] - z_tx) / d_tx - d_tx / (2.0 * a_e_m)
-            if theta_tx > theta_tx_h:
-                theta_tx_h = theta_tx
-                d_tx_h = d_tx
-        if z[i] - z_rx > d_rx * (theta_rx_h + d_rx * c) - 1e-6:
-            theta_rx = -(z_rx - z[i]) / d_rx - d_rx / (2.0 * a_e_m)
-            if theta_rx > theta_rx_h:
-                theta_rx_h = theta_rx
-                d_rx_h = d_rx
+    c = 1.0 / (2.0 * a_e_m)
+    buf = _stack_scratch(ANGLE_SCRATCH)
+    t_tx = buf[:ANGLE_BLOCK]
+    t_rx = buf[ANGLE_BLOCK:]
+    for i in range(1, n_int, ANGLE_BLOCK):
+        m = min(ANGLE_BLOCK, n_int - i)
+        d_0 = i * xi
+        zs = z[i : i + m]
+        # NTIA's expressions, without branches over independent points:
+        # LLVM vectorizes this loop (four divisions an instruction)
+        for k in range(m):
+            d_tx = d_0 + _STEPS[k] * xi
+            d_rx = d_m - d_tx
+            t_tx[k] = (zs[k] - z_tx) / d_tx - d_tx * c
+            t_rx[k] = (zs[k] - z_rx) / d_rx - d_rx * c
+        best = _block_max(t_tx, m)
+        if best > theta_tx_h:
+            theta_tx_h = best
+            d_tx_h = d_0 + _STEPS[_index_of(t_tx, m, best)] * xi
+        best = _block_max(t_rx, m)
+        if best > theta_rx_h:
+            theta_rx_h = best
+            d_rx_h = d_m - (d_0 + _STEPS[_index_of(t_rx, m, best)] * xi)
     return theta_tx_h, theta_rx_h, d_tx_h, d_rx_h
 
 
@@ -1339,20 +1388,8 @@ def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n
 def profile_mean_height(z, n_int):
     """Mean path height (m) ignoring the first and last 10 % (NTIA's ``h_sys``)."""
     p10 = int(0.1 * n_int)
-    a0 = a1 = a2 = a3 = 0.0
-    zs = z[p10 : n_int - p10 + 1]  # a slice indexed from 0: no negative-index wraparound
-    m = zs.shape[0]
-    i = 0
-    while i + 3 < m:
-        a0 += zs[i]
-        a1 += zs[i + 1]
-        a2 += zs[i + 2]
-        a3 += zs[i + 3]
-        i += 4
-    while i < m:
-        a0 += zs[i]
-        i += 1
-    return ((a0 + a1) + (a2 + a3)) / (n_int - 2 * p10 + 1)
+    total, _ = _weighted_sums(z[p10 : n_int - p10 + 1], 0.0)
+    return total / (n_int - 2 * p10 + 1)
 
 
 @ngjit
@@ -1445,7 +1482,7 @@ def itm_p2p_tls(z, xi, link, inter):
     gamma_e, n_s = effective_curvature(h_sys, link[LINK_N_0])
     a_e = 1.0 / gamma_e
     th_tx, th_rx, dh_tx, dh_rx = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
-    scratch = _stack_scratch()
+    scratch = _stack_scratch(DELTA_H_SCRATCH)
     delta_h = delta_h_of_profile(z, n_int, xi, h_tx, h_rx, dh_tx, dh_rx, scratch)
     th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx = finish_quick_pfl(
         z, n_int, xi, a_e, h_tx, h_rx, th_tx, th_rx, dh_tx, dh_rx, delta_h, _NO_PREFIX, _NO_PREFIX

@@ -92,8 +92,12 @@ def test_point_to_point_domain_errors(kw, match):
 
 
 def test_point_to_point_rejects_nan_profiles_and_bad_spacing():
-    with pytest.raises(SiteError, match="NaN"):
+    with pytest.raises(SiteError, match="elevation_m: point 1 is nan; elevations must be finite"):
         itm.point_to_point(np.array([0.0, np.nan, 0.0]), 30.0, 30.0, 1.5, 900.0)
+    with pytest.raises(SiteError, match="elevation_m: point 2 is -inf"):
+        itm.point_to_point(np.array([0.0, 1.0, -np.inf]), 30.0, 30.0, 1.5, 900.0)
+    with pytest.raises(SiteError, match="elevation_m: ITM gives no finite loss over elevations from -1e\\+20 to 1e\\+20 m"):
+        itm.point_to_point(np.array([0.0, 1e20, -1e20, 0.0]), 30.0, 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match="spacing_m"):
         itm.point_to_point(np.zeros(5), 0.0, 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match="at least 2 points"):
@@ -132,6 +136,11 @@ def test_point_to_point_many_names_the_bad_profile():
         ([good, 5.0], "1-D sequence"),
         ([good, good, np.zeros(1)], r"profiles\[2\]: need at least 2 points, got 1"),
         ([good, np.array([0.0, 1.0, np.inf])], r"profiles\[1\]: point 2 is inf"),
+        # finite, but no terrain: ITM gives NaN over it; or its sum
+        # overflows (not an infinite point) and the path height is too high
+        ([good, np.array([0.0, 1e20, -1e20, 0.0])], r"profiles\[1\]: ITM gives no finite loss over elevations "
+                                                    r"from -1e\+20 to 1e\+20 m; expected terrain heights in metres"),
+        ([good, np.array([0.0, 1e308, 1e308])], r"profiles\[1\]: ITM error 1021"),
     ]
     for profiles, match in cases:
         with pytest.raises(SiteError, match=match):
