@@ -14,7 +14,7 @@ number of intervals, to use a prefix of a longer profile) and ``xi``
 
 The arithmetic is NTIA's except in places rewritten for speed, where
 results agree with the reference to rounding (about 1e-12 dB): sums over
-the profile use interleaved partial sums; ``delta_h`` places its resampled
+the profile are vectorized (added in another order); ``delta_h`` places its resampled
 points directly instead of by an accumulated walk (interpolating from the
 sample before each point, not after), and sums its least-squares fit while
 it places them; its 10 % / 90 % deciles are selected from the residuals
@@ -22,9 +22,10 @@ beyond a guess when one is given (the site sweep passes the previous
 cell's), else by a histogram selection, instead of ``std::nth_element``
 (the same order statistics, exactly). The horizon search evaluates NTIA's
 angles a block of points at a time in a loop LLVM vectorizes, at
-distances ``i * xi`` (NTIA accumulates ``xi``), and looks for the first
-point of the largest angle only in a block whose largest angle beats the
-horizon so far (the same point). LongleyRice skips
+distances ``i * xi`` (NTIA accumulates ``xi``) and with one division a
+point for both terminals, and looks for the first point of the largest
+angle only in a block whose largest angle beats the horizon so far (the
+same point). LongleyRice skips
 the two troposcatter losses on paths too short for troposcatter to take
 over whatever their values (the same result). Elementary functions are
 spent sparingly, each rewrite equal to NTIA's expression to rounding:
@@ -54,8 +55,10 @@ reference counting (``cell_jit``), so the arrays and slices passed between
 them cost no atomic reference-count updates; the horizon search, the
 profile's mean height and least-squares fit, Longley-Rice and Variability
 are ``fm_cell_jit`` (the same, with fastmath flags): LLVM may fuse multiply-adds and multiply by reciprocals
-there, which changes results in the last bits only (about 1e-13 dB);
-code whose exact values decide an index or must cancel exactly (the fit
+there, which changes results in the last bits only (about 1e-13 dB); the
+sums over the profile and a block's largest horizon angle are
+``reduce_jit`` (also reordered, so that LLVM vectorizes them); code whose
+exact values decide an index or must cancel exactly (the fit
 range, ``delta_h`` and its deciles, the effective heights' fit distances)
 stays plain IEEE. ``delta_h`` indexes the profile and its histogram with
 unsigned integers where the index is known to be non-negative (no
@@ -789,8 +792,9 @@ def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
     angles of :data:`ANGLE_BLOCK` points at a time are computed without
     branches and a block is searched only when
     its largest angle beats the horizon so far: the same point, the same
-    angle. Distances are ``i xi``, not NTIA's running sum of ``xi`` (equal
-    to rounding).
+    angle. Distances are ``i xi``, not NTIA's running sum of ``xi``, and
+    the angles divide by way of one reciprocal for both terminals (equal to
+    rounding).
     """
     d_m = n_int * xi
     z_tx = z[0] + h_tx_m
@@ -808,12 +812,14 @@ def find_horizons(z, n_int, xi, a_e_m, h_tx_m, h_rx_m):
         d_0 = i * xi
         zs = z[i : i + m]
         # NTIA's expressions, without branches over independent points:
-        # LLVM vectorizes this loop (four divisions an instruction)
+        # LLVM vectorizes this loop; one division a point gives both
+        # reciprocals (1 / d_tx = d_rx / (d_tx d_rx); equal to rounding)
         for k in range(m):
             d_tx = d_0 + _STEPS[k] * xi
             d_rx = d_m - d_tx
-            t_tx[k] = (zs[k] - z_tx) / d_tx - d_tx * c
-            t_rx[k] = (zs[k] - z_rx) / d_rx - d_rx * c
+            r = 1.0 / (d_tx * d_rx)
+            t_tx[k] = (zs[k] - z_tx) * (d_rx * r) - d_tx * c
+            t_rx[k] = (zs[k] - z_rx) * (d_tx * r) - d_rx * c
         best = _block_max(t_tx, m)
         if best > theta_tx_h:
             theta_tx_h = best
