@@ -383,22 +383,19 @@ def _result(loss: float, warnings: int, rc: int, inter: np.ndarray) -> ItmResult
     return ItmResult(float(loss), int(rc), int(warnings), messages, values)
 
 
-def _first_bad_elevation(z: np.ndarray) -> int:
-    """Index of the first NaN or infinite elevation of ``z``; -1 if none.
+def _elevation_error(z: np.ndarray, where: str) -> SiteError:
+    """The error of a profile ITM refused as not finite, or gave a NaN loss over.
 
-    NaN and the infinities carry into a sum: one pass without a mask clears
-    a finite profile. The mask is built only when the sum is not finite, to
-    find the culprit (or to clear finite values whose sum overflowed).
+    The kernel checks the profile in the pass that takes its mean height
+    (:data:`~covgap.kernels.itm.RC_PROFILE_NOT_FINITE`); the elevations are
+    searched here only to name the first NaN or infinite one. Finite
+    elevations so far beyond terrain that ITM's arithmetic overflows are
+    named by their range.
     """
-    with np.errstate(over="ignore"):
-        if math.isfinite(z.sum()):
-            return -1
     finite = np.isfinite(z)
-    return -1 if finite.all() else int(np.argmin(finite))
-
-
-def _no_loss_error(z: np.ndarray, where: str) -> SiteError:
-    """The error of a profile over which ITM gives a NaN loss (finite elevations far beyond terrain)."""
+    if not finite.all():
+        at = int(np.argmin(finite))
+        return SiteError(f"{where}: point {at} is {z[at]}; elevations must be finite numbers")
     return SiteError(
         f"{where}: ITM gives no finite loss over elevations from {z.min():g} to {z.max():g} m; "
         "expected terrain heights in metres"
@@ -441,16 +438,13 @@ def point_to_point(
     z = np.ascontiguousarray(elevation_m, dtype=np.float64)
     if z.ndim != 1 or z.size < 2:
         raise SiteError(f"elevation_m: need a 1-D profile of at least 2 points, got shape {z.shape}")
-    at = _first_bad_elevation(z)
-    if at >= 0:
-        raise SiteError(f"elevation_m: point {at} is {z[at]}; elevations must be finite numbers")
     if not (math.isfinite(spacing_m) and spacing_m > 0):
         raise SiteError(f"spacing_m: {spacing_m} must be a positive distance in metres")
     link = _checked_link(tx_height_m, rx_height_m, freq_mhz, p)
     inter = np.empty(_k.N_INTER)
     loss, warnings, rc = _k.itm_p2p_tls(z, float(spacing_m), link, inter)
-    if rc < 1000 and math.isnan(loss):
-        raise _no_loss_error(z, "elevation_m")
+    if rc == _k.RC_PROFILE_NOT_FINITE or (rc < 1000 and math.isnan(loss)):
+        raise _elevation_error(z, "elevation_m")
     return _result(loss, warnings, rc, inter)
 
 
@@ -481,10 +475,6 @@ def _stack_profiles(profiles: np.ndarray | Sequence[Any]) -> tuple[np.ndarray, n
     if lengths.min() < 2:
         i = int(np.argmax(lengths < 2))
         raise SiteError(f"profiles[{i}]: need at least 2 points, got {lengths[i]}")
-    at = _first_bad_elevation(flat)
-    if at >= 0:
-        i = int(np.searchsorted(starts, at, side="right")) - 1
-        raise SiteError(f"profiles[{i}]: point {at - starts[i]} is {flat[at]}; elevations must be finite numbers")
     return flat, starts
 
 
@@ -557,14 +547,14 @@ def point_to_point_many(
     codes = np.empty(m, dtype=np.int64)
     inter = np.empty((m, _k.N_INTER))
     _k.itm_p2p_tls_many(flat, starts, np.ascontiguousarray(xi), link, loss, warnings, codes, inter)
-    if codes.max() >= 1000:
-        failed = np.flatnonzero(codes >= 1000)
+    failed = np.flatnonzero(np.isnan(loss))  # every error gives a NaN loss
+    if failed.size:
         i = int(failed[0])
+        rc = int(codes[i])
+        if rc == _k.RC_PROFILE_NOT_FINITE or rc < 1000:
+            raise _elevation_error(flat[starts[i] : starts[i + 1]], f"profiles[{i}]")
         more = f" ({failed.size} profiles failed)" if failed.size > 1 else ""
-        raise SiteError(f"profiles[{i}]: ITM error {codes[i]}: {_error_text(int(codes[i]))}{more}")
-    if np.isnan(loss).any():
-        i = int(np.argmax(np.isnan(loss)))
-        raise _no_loss_error(flat[starts[i] : starts[i + 1]], f"profiles[{i}]")
+        raise SiteError(f"profiles[{i}]: ITM error {rc}: {_error_text(rc)}{more}")
     return ItmResults(loss, codes, warnings, inter)
 
 

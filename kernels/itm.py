@@ -136,6 +136,9 @@ RC_TX_SITING_CRITERIA = 1019
 RC_RX_SITING_CRITERIA = 1020
 RC_SURFACE_REFRACTIVITY_SMALL = 1021
 RC_SURFACE_REFRACTIVITY_LARGE = 1022
+#: covgap's, not NTIA's: the profile holds an elevation that is NaN or infinite
+#: (or elevations so large that their sum overflows).
+RC_PROFILE_NOT_FINITE = 1100
 
 # --- warning flags ---------------------------------------------------------
 WARN_TX_TERMINAL_HEIGHT = 0x0001
@@ -1390,12 +1393,27 @@ def loss_from_geometry(th_tx, th_rx, dh_tx, dh_rx, he_tx, he_rx, delta_h, d_m, n
     return v + a_fs, warnings, rc
 
 
+@reduce_jit
+def _total(zs):
+    """``sum(zs)``, in whatever order LLVM vectorizes it (NaN and infinities carry)."""
+    t = 0.0
+    for k in range(zs.shape[0]):
+        t += zs[k]
+    return t
+
+
 @fm_cell_jit
 def profile_mean_height(z, n_int):
-    """Mean path height (m) ignoring the first and last 10 % (NTIA's ``h_sys``)."""
+    """Mean path height (m) ignoring the first and last 10 % (NTIA's ``h_sys``), and whether the profile is finite.
+
+    Returns ``(h_sys, finite)``: ``finite`` is False when an elevation is
+    NaN or infinite (they carry into the sum of the whole profile, taken in
+    the same pass), or when that sum overflows.
+    """
     p10 = int(0.1 * n_int)
-    total, _ = _weighted_sums(z[p10 : n_int - p10 + 1], 0.0)
-    return total / (n_int - 2 * p10 + 1)
+    inner = _total(z[p10 : n_int - p10 + 1])
+    total = inner + _total(z[:p10]) + _total(z[n_int - p10 + 1 :])
+    return inner / (n_int - 2 * p10 + 1), math.isfinite(total)
 
 
 @ngjit
@@ -1472,7 +1490,8 @@ def itm_p2p_tls(z, xi, link, inter):
     Returns
     -------
     (A_db, warnings, return_code) : basic transmission loss (dB, NaN on
-    error), warning flags, NTIA return code (0, 1 or an error >= 1000).
+    error), warning flags, NTIA return code (0, 1 or an error >= 1000;
+    :data:`RC_PROFILE_NOT_FINITE` when ``z`` holds a NaN or an infinity).
     """
     for i in range(N_INTER):
         inter[i] = math.nan
@@ -1484,7 +1503,9 @@ def itm_p2p_tls(z, xi, link, inter):
     h_tx = link[LINK_H_TX]
     h_rx = link[LINK_H_RX]
     z_g = complex(link[LINK_Z_G_REAL], link[LINK_Z_G_IMAG])
-    h_sys = profile_mean_height(z, n_int)
+    h_sys, finite = profile_mean_height(z, n_int)
+    if not finite:
+        return math.nan, warnings, RC_PROFILE_NOT_FINITE
     gamma_e, n_s = effective_curvature(h_sys, link[LINK_N_0])
     a_e = 1.0 / gamma_e
     th_tx, th_rx, dh_tx, dh_rx = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)

@@ -322,6 +322,22 @@ def test_p2p_stack_scratch_gives_the_delta_h_of_a_heap_scratch():
     for z, want in zip(profiles[::-1], first[::-1]):
         assert K.itm_p2p_tls(z, 30.0, link, inter) == want
         n_int = z.size - 1
-        gamma_e, _ = K.effective_curvature(K.profile_mean_height(z, n_int), 370.0)
+        gamma_e, _ = K.effective_curvature(K.profile_mean_height(z, n_int)[0], 370.0)
         _, _, dh_tx, dh_rx = K.find_horizons(z, n_int, 30.0, 1.0 / gamma_e, 30.0, 1.5)
         assert inter[K.INTER_DELTA_H_M] == K.delta_h_of_profile(z, n_int, 30.0, 30.0, 1.5, dh_tx, dh_rx, scratch)
+
+
+def test_p2p_refuses_a_profile_that_is_not_finite():
+    """A NaN or an infinity anywhere (ends, first and last 10 %, middle) is refused, not propagated."""
+    link = K.link_parameters(30.0, 1.5, 5, 301.0, 900.0, 1, 15.0, 0.005, 2, 50.0, 50.0, 50.0)
+    inter = np.empty(K.N_INTER)
+    for n in (2, 3, 40, 101):
+        for at in sorted({0, 1, n // 20, n // 2, n - 2, n - 1}):
+            for bad in (math.nan, math.inf, -math.inf):
+                z = np.linspace(10.0, 50.0, n)
+                z[at] = bad
+                loss, _, rc = K.itm_p2p_tls(z, 30.0, link, inter)
+                assert rc == K.RC_PROFILE_NOT_FINITE and math.isnan(loss), (n, at, bad)
+    # finite elevations whose sum overflows
+    loss, _, rc = K.itm_p2p_tls(np.full(10, 1e308), 30.0, link, inter)
+    assert rc == K.RC_PROFILE_NOT_FINITE and math.isnan(loss)
