@@ -220,7 +220,7 @@ ANGLE_SCRATCH = 2 * ANGLE_BLOCK
 #: (a float load, where ``k * xi`` would convert an integer in every lane).
 _STEPS = np.arange(ANGLE_BLOCK, dtype=np.float64)
 #: Length of the scratch buffer :func:`compute_delta_h` needs.
-DELTA_H_SCRATCH = 247 + 245 + 2 * 245 + DECILE_BINS
+DELTA_H_SCRATCH = 247 + 245 + 2 * 245 + 2 * DECILE_BINS
 
 # --- variability tables ([Algorithm, Table 5.1], TN101 fig. 10.13) ---------
 ALL_YEAR = np.array(
@@ -541,20 +541,29 @@ def deciles(v, n, k, lo, hi, scratch):
 
     Exact order statistics, as ``std::nth_element`` gives them, found by a
     histogram of :data:`DECILE_BINS` bins, then narrowing the two bins that
-    hold them (O(n) with few unpredictable branches). ``scratch``: float64,
-    length >= 2 n + DECILE_BINS; the histogram counts in int64 over its
-    last DECILE_BINS elements (an integer add per value: a float add would
-    chain the increments of one bin at the latency of a float add).
+    hold them (O(n) with few unpredictable branches). The counting pass also
+    stores each value over its bin's last one: when both wanted bins hold
+    one value, those are the answers, with no second pass. ``scratch``:
+    float64, length >= 2 n + 2 DECILE_BINS; the histogram counts in int64
+    over DECILE_BINS elements (an integer add per value: a float add would
+    chain the increments of one bin at the latency of a float add), the
+    last values over the last DECILE_BINS.
     """
     if not hi > lo:
         return hi, lo
     scale = DECILE_BINS / (hi - lo)
     hist = scratch[2 * n : 2 * n + DECILE_BINS].view(np.int64)
+    last = scratch[2 * n + DECILE_BINS : 2 * n + 2 * DECILE_BINS]
     hist[:] = 0
     for j in range(n):
-        hist[np.uint64(_bin(v[j], lo, scale))] += 1
+        x = v[j]
+        b = np.uint64(_bin(x, lo, scale))
+        hist[b] += 1
+        last[b] = x
     b_top, rank_top = _find_bin(hist, k, True)
     b_bot, rank_bot = _find_bin(hist, k, False)
+    if hist[b_top] == 1 and hist[b_bot] == 1:
+        return last[b_top], last[b_bot]
     top = scratch[0:n]
     bot = scratch[n : 2 * n]
     m_top = 0

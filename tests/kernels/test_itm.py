@@ -252,7 +252,7 @@ def test_warning_flags_for_short_path_and_low_antenna():
 def test_delta_h_deciles_match_a_full_sort():
     """The histogram selection replacing std::nth_element gives the same deciles."""
     rng = np.random.default_rng(3)
-    scratch = np.empty(2 * 245 + K.DECILE_BINS)
+    scratch = np.empty(2 * 245 + 2 * K.DECILE_BINS)
     for n, k in ((35, 4), (95, 10), (245, 25)):
         for v in (rng.normal(size=n), np.arange(n, dtype=float), np.arange(n, 0, -1.0), np.zeros(n),
                   rng.integers(0, 3, n).astype(float), np.r_[np.zeros(n - 3), 1.0, 2.0, 3.0]):
