@@ -109,6 +109,7 @@ _ERROR_TEXT = {
     _k.RC_SURFACE_REFRACTIVITY_LARGE: "surface refractivity N_s at the path height is above 400 N-units",
     _k.RC_EFFECTIVE_EARTH: "effective earth radius is outside 4000-13333 km",
     _k.RC_GROUND_IMPEDANCE: "ground impedance: imaginary part exceeds the real part (check epsilon, sigma)",
+    _k.RC_PROFILE_NOT_FINITE: "the terrain profile holds a NaN or infinite elevation",
 }
 
 _INTER_NAMES = (
@@ -432,7 +433,9 @@ def point_to_point(
     Raises
     ------
     SiteError
-        Inputs outside ITM's domain, or an ITM error return code.
+        Inputs outside ITM's domain, an ITM error return code, a NaN or
+        infinite elevation (named by its index), or elevations over which
+        ITM gives no finite loss.
     """
     p = params or ItmParams()
     z = np.ascontiguousarray(elevation_m, dtype=np.float64)
