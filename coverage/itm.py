@@ -384,6 +384,14 @@ def _result(loss: float, warnings: int, rc: int, inter: np.ndarray) -> ItmResult
     return ItmResult(float(loss), int(rc), int(warnings), messages, values)
 
 
+def _elevation_failure(loss: float, rc: int) -> bool:
+    """Whether a prediction failed on its profile's elevations.
+
+    Refused as not finite, or a NaN loss without an ITM error code.
+    """
+    return rc == _k.RC_PROFILE_NOT_FINITE or (rc < 1000 and math.isnan(loss))
+
+
 def _elevation_error(z: np.ndarray, where: str) -> SiteError:
     """The error of a profile ITM refused as not finite, or gave a NaN loss over.
 
@@ -446,7 +454,7 @@ def point_to_point(
     link = _checked_link(tx_height_m, rx_height_m, freq_mhz, p)
     inter = np.empty(_k.N_INTER)
     loss, warnings, rc = _k.itm_p2p_tls(z, float(spacing_m), link, inter)
-    if rc == _k.RC_PROFILE_NOT_FINITE or (rc < 1000 and math.isnan(loss)):
+    if _elevation_failure(loss, rc):
         raise _elevation_error(z, "elevation_m")
     return _result(loss, warnings, rc, inter)
 
@@ -554,7 +562,7 @@ def point_to_point_many(
     if failed.size:
         i = int(failed[0])
         rc = int(codes[i])
-        if rc == _k.RC_PROFILE_NOT_FINITE or rc < 1000:
+        if _elevation_failure(loss[i], rc):
             raise _elevation_error(flat[starts[i] : starts[i + 1]], f"profiles[{i}]")
         more = f" ({failed.size} profiles failed)" if failed.size > 1 else ""
         raise SiteError(f"profiles[{i}]: ITM error {rc}: {_error_text(rc)}{more}")

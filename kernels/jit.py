@@ -38,7 +38,9 @@ fm_cell_jit = njit(cache=True, nogil=True, _nrt=False, fastmath={"contract", "ar
 #: vectorize (``reassoc``): a maximum or minimum comes out exact, a sum
 #: equal to rounding (about 1e-15 relative). NaN and infinity keep their
 #: IEEE behaviour, so they still carry into the result.
-reduce_jit = njit(cache=True, nogil=True, _nrt=False, fastmath={"contract", "arcp", "nsz", "reassoc"}, error_model="numpy")
+reduce_jit = njit(
+    cache=True, nogil=True, _nrt=False, fastmath={"contract", "arcp", "nsz", "reassoc"}, error_model="numpy"
+)
 
 #: Entry point called from Python once per small piece of work (one ITM
 #: prediction, about a microsecond): compiled without NRT, so unboxing an

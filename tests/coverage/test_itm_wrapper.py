@@ -96,7 +96,8 @@ def test_point_to_point_rejects_nan_profiles_and_bad_spacing():
         itm.point_to_point(np.array([0.0, np.nan, 0.0]), 30.0, 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match="elevation_m: point 2 is -inf"):
         itm.point_to_point(np.array([0.0, 1.0, -np.inf]), 30.0, 30.0, 1.5, 900.0)
-    with pytest.raises(SiteError, match="elevation_m: ITM gives no finite loss over elevations from -1e\\+20 to 1e\\+20 m"):
+    with pytest.raises(SiteError,
+                       match="elevation_m: ITM gives no finite loss over elevations from -1e\\+20 to 1e\\+20 m"):
         itm.point_to_point(np.array([0.0, 1e20, -1e20, 0.0]), 30.0, 30.0, 1.5, 900.0)
     with pytest.raises(SiteError, match="spacing_m"):
         itm.point_to_point(np.zeros(5), 0.0, 30.0, 1.5, 900.0)
